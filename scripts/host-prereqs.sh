@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install and start what vllm-fleet needs on the controller (Debian/Ubuntu, as root):
+# a Docker engine from the distribution, debootstrap for a local base image, hadolint's and
+# systemd-analyze's dependencies come from pip / the distro. Idempotent: rerunning it is cheap.
+set -euo pipefail
+
+need_apt=()
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# The engine: no systemd runs on this kind of machine, so start dockerd in the background
+# unless one already answers. Its log goes beside the project, not to the terminal.
+if ! docker info >/dev/null 2>&1; then
+  log=${DOCKERD_LOG:-/var/log/vllm-fleet-dockerd.log}
+  nohup dockerd >"$log" 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $log" >&2; exit 1; }
+fi
+echo "docker engine $(docker version --format '{{.Server.Version}}') ready"

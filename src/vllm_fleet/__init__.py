@@ -1,0 +1,1 @@
+"""vllm-fleet: build, deploy and verify vLLM serving on your own GPU servers."""
