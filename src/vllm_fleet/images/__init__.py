@@ -1,0 +1,1 @@
+"""Image pipeline: the build matrix, Dockerfile rendering, builds and manifests."""

@@ -1,0 +1,182 @@
+"""The build matrix (images/matrix.yaml): load, validate, and resolve one target's build data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from vllm_fleet.errors import ConfigError, UnknownNameError
+from vllm_fleet.paths import IMAGES_DIR
+from vllm_fleet.schema import Field, check_fields, load_yaml
+
+MATRIX_FILE = IMAGES_DIR / "matrix.yaml"
+
+# How vLLM gets into an image, and which template block renders it.
+INSTALL_MODES = ("upstream", "wheel", "pip")
+
+_DEFAULT_FIELDS = {
+    "hf_home": Field(str),
+    "vllm_cache_root": Field(str),
+    "nonroot_user": Field(dict),
+    "source_url": Field(str),
+    "extra_pip": Field(list),
+}
+_TARGET_FIELDS = {
+    "description": Field(str),
+    "vllm_version": Field(str),
+    "python_version": Field(str),
+    "install_mode": Field(str),
+    "modes": Field(dict),
+    "arch_env": Field(dict),
+    **{key: Field(spec.types, required=False) for key, spec in _DEFAULT_FIELDS.items()},
+}
+_MODE_FIELDS = {
+    "upstream": {"base_image": Field(str)},
+    "wheel": {
+        "base_image": Field(str),
+        "index_urls": Field(list),
+        "index_strategy": Field(str),
+        "prerelease": Field(bool),
+        "uv_requirement": Field(str),
+    },
+    "pip": {
+        "base_image": Field(str),
+        "vllm_package": Field(str),
+        "torch_requirement": Field(str),
+        "torch_index_url": Field(str),
+        "remove_packages": Field(list),
+    },
+}
+_USER_FIELDS = {"name": Field(str), "uid": Field(int), "gid": Field(int)}
+_VERSION = re.compile(r"^\d+\.\d+\.\d+([.+-]?[0-9A-Za-z.]+)?$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything a template needs to render one target's Dockerfile."""
+
+    name: str
+    description: str
+    vllm_version: str
+    python_version: str
+    install_mode: str
+    base_image: str
+    mode: dict[str, Any]
+    arch_env: dict[str, str]
+    hf_home: str
+    vllm_cache_root: str
+    nonroot_user: dict[str, Any]
+    source_url: str
+    extra_pip: list[str] = field(default_factory=list)
+    non_root: bool = False
+
+    @property
+    def template(self) -> str:
+        return f"{self.name}.Dockerfile.j2"
+
+    def with_overrides(
+        self,
+        *,
+        base_image: str | None = None,
+        vllm_version: str | None = None,
+        install_mode: str | None = None,
+        non_root: bool | None = None,
+        matrix: Matrix | None = None,
+    ) -> Target:
+        """Return a copy with build options applied (options win over the matrix)."""
+        target = self
+        if install_mode and install_mode != self.install_mode:
+            if matrix is None:
+                raise ValueError("changing install_mode needs the matrix")
+            target = matrix.target(self.name, install_mode=install_mode)
+        changes: dict[str, Any] = {}
+        if base_image:
+            _check_pinned("--base-image", "", base_image)
+            changes["base_image"] = base_image
+        if vllm_version:
+            if not _VERSION.match(vllm_version):
+                raise ConfigError("--vllm-version", "", f"{vllm_version!r} is not a version "
+                                  "like 0.32.0")
+            changes["vllm_version"] = vllm_version
+        if non_root is not None:
+            changes["non_root"] = non_root
+        return replace(target, **changes)
+
+
+class Matrix:
+    """The validated contents of images/matrix.yaml."""
+
+    def __init__(self, path: Path = MATRIX_FILE) -> None:
+        self.path = path
+        data = check_fields(path, "", load_yaml(path), {"defaults": Field(dict),
+                                                       "targets": Field(dict)})
+        self.defaults = check_fields(path, "defaults", data["defaults"], _DEFAULT_FIELDS)
+        check_fields(path, "defaults.nonroot_user", self.defaults["nonroot_user"], _USER_FIELDS)
+        self._targets = data["targets"]
+        for name in self._targets:
+            self._validate(name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._targets)
+
+    def modes(self, name: str) -> list[str]:
+        """The install modes a target offers (its first-listed default among them)."""
+        self.target(name)  # an unknown name gets the same error everywhere
+        return list(self._targets[name]["modes"])
+
+    def target(self, name: str, install_mode: str | None = None) -> Target:
+        """Resolve one target; ``install_mode`` picks another of its modes than the default."""
+        if name not in self._targets:
+            raise UnknownNameError(self.path, "targets", "target", name, self.names)
+        raw = {**self.defaults, **self._targets[name]}
+        mode_name = install_mode or raw["install_mode"]
+        if mode_name not in raw["modes"]:
+            raise UnknownNameError(self.path, f"targets.{name}.modes", "install mode",
+                                   mode_name, list(raw["modes"]))
+        mode = dict(raw["modes"][mode_name])
+        return Target(
+            name=name,
+            description=raw["description"],
+            vllm_version=raw["vllm_version"],
+            python_version=raw["python_version"],
+            install_mode=mode_name,
+            base_image=mode.pop("base_image"),
+            mode=mode,
+            arch_env={k: str(v) for k, v in raw["arch_env"].items()},
+            hf_home=raw["hf_home"],
+            vllm_cache_root=raw["vllm_cache_root"],
+            nonroot_user=raw["nonroot_user"],
+            source_url=raw["source_url"],
+            extra_pip=list(raw["extra_pip"]),
+        )
+
+    def _validate(self, name: str) -> None:
+        where = f"targets.{name}"
+        raw = check_fields(self.path, where, self._targets[name], _TARGET_FIELDS)
+        if not _VERSION.match(raw["vllm_version"]):
+            raise ConfigError(self.path, f"{where}.vllm_version",
+                              f"{raw['vllm_version']!r} is not a version like 0.32.0")
+        if raw["install_mode"] not in raw["modes"]:
+            raise UnknownNameError(self.path, f"{where}.install_mode", "install mode",
+                                   raw["install_mode"], list(raw["modes"]))
+        for mode_name, mode in raw["modes"].items():
+            mode_where = f"{where}.modes.{mode_name}"
+            if mode_name not in _MODE_FIELDS:
+                raise UnknownNameError(self.path, mode_where, "install mode", mode_name,
+                                       list(INSTALL_MODES))
+            check_fields(self.path, mode_where, mode, _MODE_FIELDS[mode_name])
+            _check_pinned(self.path, f"{mode_where}.base_image", mode["base_image"])
+
+
+def _check_pinned(path: Path | str, key: str, ref: str) -> None:
+    """A base image must be pinned by a tag other than `latest`, or by digest."""
+    if "@sha256:" in ref:
+        return
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag:
+        raise ConfigError(path, key, f"{ref!r} has no tag; pin it by tag or @sha256 digest")
+    if tag in ("latest", "nightly"):
+        raise ConfigError(path, key, f"{ref!r} floats; pin a release tag or @sha256 digest")

@@ -1,0 +1,54 @@
+"""Render a target's Dockerfile from images/templates/ and the build matrix.
+
+Rendering is deterministic (no timestamps, no environment lookups): the same data gives the same
+bytes, so golden files catch any drift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from vllm_fleet.errors import RenderError
+from vllm_fleet.images.matrix import Target
+from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR
+
+TEMPLATE_DIR = IMAGES_DIR / "templates"
+# Where the virtualenv modes (`pip`, `wheel`) put vLLM inside the image.
+VENV_DIR = "/opt/vllm"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render_dockerfile(target: Target) -> str:
+    """Return the Dockerfile text for ``target``."""
+    try:
+        template = _environment().get_template(target.template)
+        return template.render(t=target, venv=VENV_DIR)
+    except jinja2.TemplateSyntaxError as err:
+        raise RenderError(err.name or target.template, err.lineno, err.message or "") from err
+    except jinja2.TemplateNotFound as err:
+        raise RenderError(str(err), None, f"template not found in {TEMPLATE_DIR}") from err
+    except jinja2.UndefinedError as err:
+        raise RenderError(target.template, None, str(err)) from err
+
+
+def context_dir(target_name: str, build_dir: Path = BUILD_DIR) -> Path:
+    """The build context of a target: its rendered Dockerfile and build-extras/."""
+    return build_dir / target_name
+
+
+def write_dockerfile(target: Target, build_dir: Path = BUILD_DIR) -> Path:
+    """Render ``target`` to ``build/<target>/Dockerfile`` and return that path."""
+    path = context_dir(target.name, build_dir) / "Dockerfile"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_dockerfile(target))
+    return path

@@ -1,0 +1,122 @@
+"""Image tasks: render, build, push, lint, base-image. Thin: parse options, call the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Collection, Exit, task
+
+from vllm_fleet.errors import FleetError
+from vllm_fleet.images.build import BuildOptions, build_image, push_image
+from vllm_fleet.images.lint import lint_all
+from vllm_fleet.images.localbase import LOCAL_BASE_IMAGE, ensure_local_base
+from vllm_fleet.images.manifest import load_manifest, manifest_path, record_manifest, write_manifest
+from vllm_fleet.images.matrix import Matrix
+from vllm_fleet.images.render import write_dockerfile
+
+_TARGET_HELP = "Build target from images/matrix.yaml: cuda, rocm or cpu."
+_VARIANT_HELP = {
+    "target": _TARGET_HELP,
+    "base_image": "Base image instead of the matrix's (e.g. a local mirror), pinned by tag.",
+    "vllm_version": "vLLM version instead of the matrix's.",
+    "install_mode": "Another install mode the target offers (cuda/rocm: upstream or wheel).",
+    "non_root": "Run the image as the matrix's non-root user (uid 2000, gid 0).",
+}
+
+
+def _target(target, base_image=None, vllm_version=None, install_mode=None, non_root=False):
+    matrix = Matrix()
+    return matrix.target(target, install_mode=install_mode).with_overrides(
+        base_image=base_image, vllm_version=vllm_version, non_root=non_root
+    )
+
+
+@task(help=_VARIANT_HELP)
+def render(c, target, base_image=None, vllm_version=None, install_mode=None, non_root=False):
+    """Write build/<target>/Dockerfile from images/matrix.yaml and images/templates/."""
+    try:
+        path = write_dockerfile(_target(target, base_image, vllm_version, install_mode, non_root))
+    except FleetError as err:
+        raise Exit(str(err)) from None
+    print(path)
+
+
+@task(
+    iterable=["tag"],
+    help={
+        **_VARIANT_HELP,
+        "tag": "An extra tag (repeatable), e.g. registry.example:5000/vllm-fleet/cpu:prod.",
+        "push": "Push every tag after the build and record the repo digests.",
+        "ca_bundle": "PEM bundle pip must trust inside the build (TLS-re-signing proxies).",
+        "wheelhouse": "Folder of wheels pip may install from (air-gapped sites, CPU torch).",
+        "pip_index_url": "A PyPI mirror to use instead of PyPI.",
+    },
+)
+def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, install_mode=None,
+          non_root=False, ca_bundle=None, wheelhouse=None, pip_index_url=None):
+    """Build an image through the Docker Engine API and write build/images/<target>.json."""
+    try:
+        spec = _target(target, base_image, vllm_version, install_mode, non_root)
+        options = BuildOptions(
+            ca_bundle=Path(ca_bundle) if ca_bundle else None,
+            wheelhouse=Path(wheelhouse) if wheelhouse else None,
+            pip_index_url=pip_index_url,
+            extra_tags=tuple(tag or ()),
+        )
+        result = build_image(spec, options)
+        manifest = record_manifest(spec.name, result.image_id, result.tags, spec.vllm_version,
+                                   spec.install_mode, spec.base_image)
+        if push:
+            manifest = _push(manifest)
+    except FleetError as err:
+        raise Exit(str(err)) from None
+    print(f"built {result.image_id[:19]} as {', '.join(result.tags)} in {result.seconds:.0f} s "
+          f"({result.cached_steps}/{result.steps} steps cached)")
+    print(f"manifest: {manifest_path(spec.name)} ({len(manifest.serve_flags)} serve flags, "
+          f"{len(manifest.env_vars)} vLLM env vars)")
+
+
+@task(help={"target": _TARGET_HELP})
+def push(c, target):
+    """Push a built target's tags (from its manifest) and record the repo digests."""
+    try:
+        manifest = _push(load_manifest(manifest_path(target)))
+    except FleetError as err:
+        raise Exit(str(err)) from None
+    print("\n".join(manifest.repo_digests))
+
+
+def _push(manifest):
+    from dataclasses import replace
+
+    digests = push_image(manifest.tags)
+    updated = replace(manifest, repo_digests=digests)
+    write_manifest(updated)
+    return updated
+
+
+@task
+def lint(c):
+    """hadolint every Dockerfile the matrix can render (config: images/hadolint.yaml)."""
+    try:
+        results = lint_all()
+    except FleetError as err:
+        raise Exit(str(err)) from None
+    for result in results:
+        print(f"{'ok  ' if result.ok else 'FAIL'} {result.variant}")
+        if not result.ok:
+            print(result.output)
+    if not all(result.ok for result in results):
+        raise Exit("hadolint found problems", code=1)
+
+
+@task(name="base-image", help={"ref": f"Name of the image to make (default {LOCAL_BASE_IMAGE})."})
+def base_image(c, ref=LOCAL_BASE_IMAGE):
+    """Make a local Debian bookworm base image with debootstrap (no registry needed)."""
+    try:
+        ensure_local_base(ref)
+    except FleetError as err:
+        raise Exit(str(err)) from None
+
+
+ns = Collection(render, build, push, lint, base_image)

@@ -1,0 +1,15 @@
+"""vllm-fleet's commands. Each collection lives in src/vllm_fleet/tasks/; this file only wires.
+
+    invoke --list            every task
+    invoke render --target cpu
+    invoke build --target cpu --base-image vllm-fleet-local/debian:bookworm
+"""
+
+from invoke import Collection
+
+from vllm_fleet.tasks import images
+
+ns = Collection()
+# Image pipeline: render, build, push, lint, base-image (top level: the DESIGN.md contract).
+for task in images.ns.tasks.values():
+    ns.add_task(task)
