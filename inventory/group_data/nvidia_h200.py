@@ -1,0 +1,12 @@
+"""Defaults for the 8x NVIDIA H200 hosts (group `nvidia_h200` in inventory/prod.py)."""
+
+gpu_vendor = "nvidia"
+gpu_count = 8
+model = "kimi-k2-thinking"
+profile = "latency"
+
+# The images/matrix.yaml target this host's image is built from (its vLLM version and paths).
+image_target = "cuda"
+# The image to run: what `invoke build --target cuda --push` printed. Placeholder registry:
+# replace it, and pin it by digest (name@sha256:...) so every host runs the same bytes.
+image = "registry.example.internal/vllm-fleet/cuda:0.32.0"

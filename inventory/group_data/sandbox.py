@@ -1,0 +1,12 @@
+"""Defaults for the local sandbox host (inventory/sandbox.py): no GPU, the tiny CPU model."""
+
+gpu_vendor = "none"
+gpu_count = 0
+model = "kimi-tiny"
+profile = "cpu"
+
+# The `cpu` image built on this machine. With no `image` set, the host runs the tag that
+# `invoke build --target cpu` recorded in build/images/cpu.json.
+image_target = "cpu"
+# The deploy copies the local image onto the host (docker save | docker load): nothing to pull.
+image_pull = False

@@ -1,0 +1,20 @@
+"""The production fleet: pyinfra inventory. Each group has a group_data/<group>.py with its
+defaults (GPU vendor and count, model, profile, image); group_data/all.py holds what every host
+shares. A host's own dict overrides both.
+
+Hostnames are placeholders: replace them with your hosts. Check what each host will run, without
+connecting to any:  invoke plan --inventory inventory/prod.py [--host NAME] [--json]
+Deploy:             pyinfra inventory/prod.py deploy/serve.py
+"""
+
+# 8x NVIDIA H200 (HGX, NVSwitch). Profile defaults to `latency`; a host may pick another.
+nvidia_h200 = [
+    "h200-01.example.internal",
+    ("h200-02.example.internal", {"profile": "throughput"}),
+]
+
+# 8x AMD Instinct MI300X.
+amd_mi300x = [
+    "mi300x-01.example.internal",
+    ("mi300x-02.example.internal", {"profile": "throughput"}),
+]

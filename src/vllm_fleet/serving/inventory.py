@@ -1,0 +1,177 @@
+"""Read pyinfra inventories (inventory/*.py + group_data/) without connecting to any host.
+
+The files are read by the rules of pyinfra's CLI loader (pyinfra_cli/inventory.py, 3.10:
+module-level lists of hosts or ``(hosts, data)`` tuples are groups, the file's name is a group,
+``group_data/<group>.py`` module-level names are that group's data, ``all`` applies to every
+host) and handed to ``pyinfra.api.Inventory``, so host data merges exactly as in a deploy
+(host > groups > all). The CLI module itself is not imported: importing it gevent-patches the
+whole process. Nothing connects: hosts are only named.
+
+On top of pyinfra's data this module records, for every key, the file that set it, so a bad
+value is reported as ``inventory/group_data/amd_mi300x.py: profile: ...``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vllm_fleet.errors import ConfigError, UnknownNameError
+from vllm_fleet.serving.models import display_path
+
+
+@dataclass(frozen=True)
+class HostData:
+    """One host's merged data and, per key, the file that set it."""
+
+    name: str
+    data: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    default_source: str = "host data"
+
+    def source(self, key: str) -> str:
+        """The file that set ``key`` (or, for a missing key, where it should be set)."""
+        return self.sources.get(key, self.default_source)
+
+    @classmethod
+    def from_mapping(cls, name: str, data: Mapping[str, Any], source: str = "host data"
+                     ) -> HostData:
+        """Host data without per-key files, e.g. a pyinfra ``host.data.dict()`` in a deploy."""
+        return cls(name=name, data=dict(data), sources={}, default_source=source)
+
+
+def load_inventory(path: Path | str) -> list[HostData]:
+    """Every host of the inventory file ``path``, in file order, with its data's provenance."""
+    inventory_path = Path(path)
+    shown = display_path(inventory_path)
+    if not inventory_path.is_file():
+        raise ConfigError(shown, "", "inventory file not found")
+    group_folder = inventory_path.parent / "group_data"
+    inventory = _pyinfra_inventory(inventory_path, shown, group_folder)
+    group_files = _group_data_keys(group_folder)
+    return [
+        HostData(name=host.name, data=host.data.dict(),
+                 sources=_sources(host, shown, group_files),
+                 default_source=_missing_key_home(group_files, shown))
+        for host in inventory
+    ]
+
+
+def select_host(hosts: list[HostData], name: str, inventory: str) -> HostData:
+    for host in hosts:
+        if host.name == name:
+            return host
+    raise UnknownNameError(inventory, "", "host", name, [h.name for h in hosts])
+
+
+def _pyinfra_inventory(path: Path, shown: str, group_folder: Path) -> Any:
+    from pyinfra.api.inventory import Inventory
+
+    groups = {name: value if isinstance(value, tuple) else (value, {})
+              for name, value in _module_names(path, shown).items() if _is_group(name, value)}
+    all_hosts, all_data = groups.pop("all", (None, {}))
+    if all_hosts is None:
+        all_hosts = []
+        for hosts, _ in groups.values():
+            for host in hosts:
+                name = host[0] if isinstance(host, tuple) else host
+                if name not in all_hosts:
+                    all_hosts.append(name)
+    groups.setdefault(path.stem, (list(all_hosts), {}))
+    all_data = dict(all_data)
+    for group_path in sorted(group_folder.glob("*.py")) if group_folder.is_dir() else []:
+        data = _group_data(group_path)
+        if group_path.stem == "all":
+            all_data.update(data)
+        else:
+            hosts, group_data = groups.get(group_path.stem, ([], {}))
+            groups[group_path.stem] = (hosts, {**group_data, **data})
+    try:
+        return Inventory((all_hosts, all_data), **groups)
+    except Exception as err:  # pyinfra rejects unknown @connectors and the like
+        raise ConfigError(shown, "", f"not a valid pyinfra inventory ({err})") from None
+
+
+def _module_names(path: Path, shown: str) -> dict[str, Any]:
+    """Execute a pyinfra data file (plain Python) and return its module-level names."""
+    namespace: dict[str, Any] = {"__file__": str(path)}
+    try:
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+    except Exception as err:
+        raise ConfigError(shown, "", f"cannot load ({type(err).__name__}: {err})") from None
+    return namespace
+
+
+def _is_group(name: str, value: Any) -> bool:
+    """pyinfra's rule: a public list of hosts, or a (hosts, data) tuple; hosts are str/tuple."""
+    if name.startswith("_"):
+        return False
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
+        value = value[0]
+    return isinstance(value, list) and all(isinstance(h, str | tuple) for h in value)
+
+
+def _group_data(path: Path) -> dict[str, Any]:
+    """A group_data file's data: its public names, minus imports (as pyinfra does)."""
+    namespace = _module_names(path, display_path(path))
+    if "__all__" in namespace:
+        keys = set(namespace["__all__"])
+    else:
+        keys = set(namespace) - _imported_names(path)
+    return {k: v for k, v in namespace.items() if k in keys and not k.startswith("__")}
+
+
+def _imported_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _sources(host: Any, inventory_file: str, group_files: dict[str, tuple[str, set[str]]]
+             ) -> dict[str, str]:
+    """Per key, the file pyinfra took it from: the same waterfall as ``host.data``."""
+    inventory = host.inventory
+    sources: dict[str, str] = {}
+
+    def claim(keys: Any, source_of: Any) -> None:
+        for key in keys:
+            sources.setdefault(key, source_of(key))
+
+    claim(inventory.get_override_data(), lambda _key: "--data override")
+    claim(inventory.get_host_data(host.name), lambda _key: inventory_file)
+    # Later groups win in pyinfra (dict.update in order), so claim them last-first.
+    for group in reversed(host.groups):
+        claim(inventory.get_group_data(group), _in_group_file(group, inventory_file, group_files))
+    claim(inventory.get_data(), _in_group_file("all", inventory_file, group_files))
+    return sources
+
+
+def _in_group_file(group: str, inventory_file: str, group_files: dict[str, tuple[str, set[str]]]):
+    shown, keys = group_files.get(group, ("", set()))
+    return lambda key: shown if key in keys else inventory_file
+
+
+def _group_data_keys(folder: Path) -> dict[str, tuple[str, set[str]]]:
+    """For each group_data/<group>.py: its shown path and the names it assigns at top level."""
+    out: dict[str, tuple[str, set[str]]] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names: set[str] = set()
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, ast.AnnAssign) else [])
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        out[path.stem] = (display_path(path), names)
+    return out
+
+
+def _missing_key_home(group_files: dict[str, tuple[str, set[str]]], inventory_file: str) -> str:
+    """Where a missing key would normally be set: group_data/all.py if there is one."""
+    return group_files["all"][0] if "all" in group_files else inventory_file

@@ -1,0 +1,165 @@
+"""Render a ServeSpec into its systemd unit (templates/vllm-serve*.service.j2).
+
+The command lines are built here, from the spec alone, and the templates only lay them out, so
+the plan can show the exact `docker run` / `vllm serve` a host will execute. Rendering is
+deterministic (no timestamps, no lookups): the same spec gives the same bytes.
+
+Secrets: a credential the server needs (the API key) reaches it as a file, never as a value:
+the container mounts the host file read-only, the venv unit gets it through LoadCredential=, and
+a `/bin/sh -c` prelude reads it and exports VLLM_API_KEY right before `exec vllm serve`. So the
+value is in neither the unit, the command line, `docker inspect` nor `systemctl show`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import jinja2
+
+from vllm_fleet.errors import RenderError
+from vllm_fleet.paths import TEMPLATES_DIR
+from vllm_fleet.serving.spec import Credential, ServeSpec
+
+TEMPLATES = {"container": "vllm-serve.service.j2", "venv": "vllm-serve-venv.service.j2"}
+SHELL = "/bin/sh"
+# Characters systemd passes through unquoted in an Exec line (after $ and % are doubled).
+_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./$-]+$")
+
+
+def command(spec: ServeSpec) -> list[str]:
+    """The argv the unit's ExecStart runs: `docker run ...` or the venv's `vllm serve ...`."""
+    return [arg for group in command_groups(spec) for arg in group]
+
+
+def command_groups(spec: ServeSpec) -> list[list[str]]:
+    """``command(spec)`` cut into readable pieces: an option with its value, the image, ..."""
+    return _container_groups(spec) if spec.runtime == "container" else _venv_groups(spec)
+
+
+def _container_groups(spec: ServeSpec) -> list[list[str]]:
+    """`docker run` in the foreground, host network, GPUs, caches, non-secret environment."""
+    access = spec.container
+    groups = [[spec.unit.docker_bin or "docker", "run"], ["--rm"], ["--name", spec.unit.name],
+              ["--init"], ["--network", "host"]]
+    if access.gpus:
+        groups.append(["--gpus", access.gpus])
+    if access.ipc:
+        groups.append(["--ipc", access.ipc])
+    groups += [["--device", device] for device in access.devices]
+    groups += [["--group-add", group] for group in access.group_add]
+    groups += [["-v", f"{m.host_path}:{m.container_path}" + (":ro" if m.read_only else "")]
+               for m in spec.volumes]
+    groups += [["-e", f"{name}={value}"] for name, value in spec.env]
+    secrets = spec.service_credentials
+    if secrets:
+        script = _secret_prelude([(c.env, c.container_path) for c in secrets])
+        head = [["--entrypoint", SHELL], [spec.image or ""], ["-c", script]]
+        return groups + head + _argv_groups(list(spec.argv))
+    head = [["--entrypoint", spec.argv[0]], [spec.image or ""]]
+    return groups + head + _argv_groups(list(spec.argv[1:]))
+
+
+def _venv_groups(spec: ServeSpec) -> list[list[str]]:
+    """The venv's `vllm serve`, behind a shell prelude when a credential must be read."""
+    argv = [f"{spec.unit.venv_dir}/bin/{spec.argv[0]}", *spec.argv[1:]]
+    secrets = spec.service_credentials
+    if not secrets:
+        return _argv_groups(argv)
+    files = [(c.env, f"${{CREDENTIALS_DIRECTORY}}/{credential_name(c.host_path)}")
+             for c in secrets]
+    return [[SHELL], ["-c", _secret_prelude(files)], *_argv_groups(argv)]
+
+
+def _argv_groups(argv: list[str]) -> list[list[str]]:
+    """Leading words together, then each option with the values that follow it."""
+    groups: list[list[str]] = []
+    for arg in argv:
+        if not groups or arg.startswith("-"):
+            groups.append([arg])
+        else:
+            groups[-1].append(arg)
+    return groups
+
+
+def _secret_prelude(files: list[tuple[str, str]]) -> str:
+    """``sh -c`` text: read each file into its variable (fail if unreadable), then exec "$0"."""
+    reads = " ".join(f'{env}="$(cat "{path}")" || exit 1; export {env};' for env, path in files)
+    return f'{reads} exec "$0" "$@"'
+
+
+def render_unit(spec: ServeSpec) -> str:
+    """The systemd unit text for ``spec`` (its runtime picks the template)."""
+    name = TEMPLATES[spec.runtime]
+    try:
+        template = _environment().get_template(name)
+        return template.render(
+            spec=spec,
+            unit=spec.unit,
+            docker=spec.unit.docker_bin,
+            exec_start=command_groups(spec),
+            header=_header(spec),
+            description=f"vLLM serving {spec.served_model_name} ({spec.model}, profile "
+                        f"{spec.profile}, {spec.runtime})",
+        )
+    except jinja2.TemplateSyntaxError as err:
+        raise RenderError(err.name or name, err.lineno, err.message or "") from err
+    except jinja2.TemplateNotFound as err:
+        raise RenderError(str(err), None, f"template not found in {TEMPLATES_DIR}") from err
+    except jinja2.UndefinedError as err:
+        raise RenderError(name, None, str(err)) from err
+
+
+def shell_command(argv: list[str] | tuple[str, ...]) -> str:
+    """One line a person can paste into a shell (for the plan)."""
+    return shlex.join(argv)
+
+
+def _header(spec: ServeSpec) -> str:
+    return (f"Generated by vllm-fleet for {spec.host}\n# from {spec.model_file}, profile "
+            f"{spec.profile}. Do not edit: the deploy rewrites it.\n"
+            f"# Preview changes with: invoke plan --inventory INVENTORY --host {spec.host}")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters.update(systemd_arg=systemd_arg, systemd_command=systemd_command,
+                       systemd_env=systemd_env, credential_name=credential_name)
+    return env
+
+
+def systemd_arg(arg: str) -> str:
+    """Quote one argument for an Exec= line: systemd expands $VAR and %x, so both are doubled."""
+    escaped = arg.replace("%", "%%").replace("$", "$$")
+    if arg and arg != ";" and _PLAIN.match(arg):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def systemd_command(groups: list[list[str]]) -> str:
+    """An Exec= value, one piece per continuation line, so reviews diff line by line."""
+    return " \\\n    ".join(" ".join(systemd_arg(arg) for arg in group) for group in groups)
+
+
+def systemd_env(assignment: str) -> str:
+    """An Environment= value: one quoted NAME=value (specifiers doubled, quotes escaped)."""
+    escaped = assignment.replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def credential_name(host_path: str) -> str:
+    """The LoadCredential= id of a secret file: its file name."""
+    return Path(host_path).name
+
+
+def credential_reference(credential: Credential) -> str:
+    """How a plan shows a secret: where it comes from and where it goes, never its value."""
+    return f"<secret from {credential.source} -> {credential.host_path}>"
