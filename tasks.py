@@ -7,9 +7,14 @@
 
 from invoke import Collection
 
-from vllm_fleet.tasks import images
+from vllm_fleet.tasks import images, plan, sandbox
 
 ns = Collection()
 # Image pipeline: render, build, push, lint, base-image (top level: the DESIGN.md contract).
 for task in images.ns.tasks.values():
     ns.add_task(task)
+# What each host will run, resolved from inventory + models + image manifests; no connection.
+for task in plan.ns.tasks.values():
+    ns.add_task(task)
+# The local test host: invoke sandbox.up / sandbox.down.
+ns.add_collection(sandbox.ns)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from vllm_fleet import sandbox
+from vllm_fleet.docker_engine import engine
 from vllm_fleet.images.build import build_image
 from vllm_fleet.images.localbase import ensure_local_base
 from vllm_fleet.images.manifest import ImageManifest, record_manifest
@@ -43,3 +46,15 @@ def cpu_manifest(local_base_image: str, cpu_build_dir: Path) -> ImageManifest:
 def cpu_image(cpu_manifest: ImageManifest) -> str:
     """The tag of the freshly built `cpu` image."""
     return cpu_manifest.tags[0]
+
+
+@pytest.fixture(scope="session")
+def sandbox_host() -> Iterator[sandbox.SandboxConfig]:
+    """The sandbox host of inventory/sandbox.py, up for the whole run. Removed afterwards if
+    this run made it; one a developer already had up is left as it was found."""
+    config = sandbox.config_from_inventory()
+    was_up = bool(engine().containers.list(filters={"name": f"^{sandbox.CONTAINER}$"}))
+    sandbox.up(config, log=lambda _line: None)
+    yield config
+    if not was_up:
+        sandbox.down(config, log=lambda _line: None)

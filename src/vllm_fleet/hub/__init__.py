@@ -1,0 +1,1 @@
+"""A local Hugging Face Hub (server.py) for machines that cannot reach huggingface.co."""
