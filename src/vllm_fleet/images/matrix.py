@@ -47,6 +47,7 @@ _MODE_FIELDS = {
         "torch_requirement": Field(str),
         "torch_index_url": Field(str),
         "remove_packages": Field(list),
+        "runtime_packages": Field(list),
     },
 }
 _USER_FIELDS = {"name": Field(str), "uid": Field(int), "gid": Field(int)}
