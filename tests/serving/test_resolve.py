@@ -201,3 +201,19 @@ def test_a_spec_is_frozen_and_serialisable(prod_hosts: dict[str, HostData],
     data = json.loads(json.dumps(spec.to_dict()))
     assert data["argv"][-4:] == ["--tensor-parallel-size", "8",
                                  "--decode-context-parallel-size", "8"]
+
+
+def test_a_gated_model_needs_a_token_before_anything_runs(tmp_path: Path, manifest_dir: Path,
+                                                         host_with: Callable[..., HostData]
+                                                         ) -> None:
+    from vllm_fleet.paths import MODELS_DIR
+
+    text = (MODELS_DIR / "kimi-k2-thinking.yaml").read_text()
+    (tmp_path / "kimi-k2-thinking.yaml").write_text(text.replace("gated: false", "gated: true"))
+    planner = Planner(models_dir=tmp_path, manifest_dir=manifest_dir)
+    with pytest.raises(ConfigError, match=r"kimi-k2-thinking\.yaml: gated: moonshotai/Kimi-K2-"
+                       r"Thinking is gated on the Hub and host h200-01\.example\.internal has "
+                       r"no HF token: set HF_TOKEN on the controller or hf_token_file in "):
+        planner.spec(host_with())
+    with_token = Planner(models_dir=tmp_path, manifest_dir=manifest_dir, env_names=["HF_TOKEN"])
+    assert [c.name for c in with_token.spec(host_with()).credentials] == ["hf_token"]

@@ -29,6 +29,7 @@ _MODEL_FIELDS = {
     "description": Field(str),
     "repo_id": Field(str),
     "revision": Field(str),
+    "gated": Field(bool),
     "test_only": Field(bool, required=False),
     "size_bytes": Field(int),
     "served_model_name": Field(str),
@@ -122,6 +123,7 @@ class ModelFile:
     description: str
     repo_id: str
     revision: str
+    gated: bool  # the Hub serves it only with a token: a deploy without one stops before it starts
     test_only: bool
     size_bytes: int
     served_model_name: str
@@ -185,6 +187,7 @@ def _load(path: Path, name: str) -> ModelFile:
         description=raw["description"],
         repo_id=raw["repo_id"],
         revision=raw["revision"],
+        gated=raw["gated"],
         test_only=raw.get("test_only", False),
         size_bytes=raw["size_bytes"],
         served_model_name=raw["served_model_name"],

@@ -213,6 +213,7 @@ def resolve(
     env = {**_own_env(h, image), **_merge(env_layers)}
     notes = {name: note for la in layers for name, note in la.notes.items()}
     credentials = _credentials(h, set(env_names))
+    _check_gated(host, model, credentials)
     _check_env_names(env)
     _check_parallelism(host, h, flags)
     _check_visibility(env)
@@ -491,6 +492,14 @@ def _container_access(layers: Iterable[Any]) -> ContainerAccess:
         devices += [d for d in access.devices if d not in devices]
         groups += [g for g in access.group_add if g not in groups]
     return ContainerAccess(gpus=gpus, ipc=ipc, devices=tuple(devices), group_add=tuple(groups))
+
+
+def _check_gated(host: HostData, model: ModelFile, credentials: tuple[Credential, ...]) -> None:
+    """A gated model cannot be downloaded without a token: stop before any host is touched."""
+    if model.gated and not any(c.name == "hf_token" for c in credentials):
+        raise ConfigError(model.path, "gated", f"{model.repo_id} is gated on the Hub and host "
+                          f"{host.name} has no HF token: set HF_TOKEN on the controller or "
+                          f"hf_token_file in {host.source('hf_token_file')}")
 
 
 def _credentials(h: dict[str, Any], env_names: set[str]) -> tuple[Credential, ...]:
