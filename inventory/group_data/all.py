@@ -39,3 +39,59 @@ docker_bin = "/usr/bin/docker"
 
 # runtime = "venv": the virtualenv that holds vLLM (its bin/vllm is ExecStart).
 vllm_venv_dir = "/opt/vllm-fleet/venv"
+
+# --- Container engine (deploy/container_engine.py) ---
+# Where Docker comes from: "distro" (the OS's docker.io) or "docker" (Docker's own apt repository,
+# docker-ce), for hosts that need a newer engine than their distribution ships.
+docker_source = "distro"
+docker_repo_url = "https://download.docker.com/linux"
+# Log rotation for every container (/etc/docker/daemon.json): vLLM logs a line per request batch.
+docker_log_max_size = "100m"
+docker_log_max_file = 5
+
+# --- Weights (deploy/weights.py) ---
+# The Hub the host downloads from (HF_ENDPOINT): huggingface.co, or a site mirror.
+hf_endpoint = "https://huggingface.co"
+# Free space kept beyond the model's size on the data disk when checking before a download.
+weights_free_space_margin = 0.05
+
+# --- Ready gate (deploy/ready.py) ---
+# How long the deploy waits for /health after (re)starting the service. A cold Kimi-K2 load on
+# 8 GPUs takes 10-30 minutes; the unit's own start budget is vllm_start_timeout_s.
+ready_timeout_s = 3600
+
+# --- GPU drivers (deploy/drivers.py) ---
+# Reboot a host when a driver change needs it. Off: the deploy reports it and stops short of
+# rebooting (`pyinfra ... --data reboot=true` reboots).
+reboot = False
+# Supported for drivers: Ubuntu releases by VERSION_ID -> the vendors' repository names for them.
+driver_distros = {"22.04": {"cuda": "ubuntu2204", "codename": "jammy"},
+                  "24.04": {"cuda": "ubuntu2404", "codename": "noble"}}
+
+# NVIDIA (NVIDIA driver installation guide, "Ubuntu" / network repository). The branch is pinned;
+# {branch} in a package name is replaced by it.
+nvidia_driver_branch = "580"
+nvidia_cuda_repo_url = "https://developer.download.nvidia.com/compute/cuda/repos"
+nvidia_cuda_keyring_deb = "cuda-keyring_1.1-1_all.deb"
+nvidia_driver_packages = ["cuda-drivers-{branch}"]
+# HGX boards with NVSwitch (H100/H200 SXM 8-GPU) need Fabric Manager, or CUDA fails with error
+# 802 "system not yet initialized"; its NSCQ library lets nvidia-smi report the switches.
+nvidia_nvswitch = False
+nvidia_nvswitch_packages = ["nvidia-fabricmanager-{branch}", "libnvidia-nscq-{branch}"]
+nvidia_toolkit_repo_url = "https://nvidia.github.io/libnvidia-container"
+nvidia_toolkit_packages = ["nvidia-container-toolkit"]
+
+# AMD (ROCm installation guide, "Ubuntu native installation"): the amdgpu kernel driver from the
+# ROCm repositories, pinned over the distribution's packages.
+rocm_version = "7.0"
+amdgpu_repo_version = "30.10"
+rocm_repo_url = "https://repo.radeon.com"
+rocm_driver_packages = ["amdgpu-dkms", "amd-smi-lib"]
+# Accounts that use the GPUs outside containers (operators running amd-smi, a venv runtime that
+# does not run as root); root needs no group. Containers get the groups from the model file.
+amd_gpu_users = []
+
+# --- Image manifests ---
+# Where the deploy and `invoke plan` read build/images/<target>.json (default: build/images of
+# this checkout). Point it at a folder of manifests copied from the GPU build machine.
+# image_manifest_dir = "/srv/vllm-fleet/manifests"

@@ -10,3 +10,6 @@ image_target = "rocm"
 # The image to run: what `invoke build --target rocm --push` printed. Placeholder registry:
 # replace it, and pin it by digest (name@sha256:...) so every host runs the same bytes.
 image = "registry.example.internal/vllm-fleet/rocm:0.32.0"
+
+# The operators' login account (Ubuntu's default) may run amd-smi and rocm-smi without sudo.
+amd_gpu_users = ["ubuntu"]

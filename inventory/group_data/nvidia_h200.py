@@ -10,3 +10,6 @@ image_target = "cuda"
 # The image to run: what `invoke build --target cuda --push` printed. Placeholder registry:
 # replace it, and pin it by digest (name@sha256:...) so every host runs the same bytes.
 image = "registry.example.internal/vllm-fleet/cuda:0.32.0"
+
+# HGX H200 8-GPU boards are NVSwitch systems: Fabric Manager is required.
+nvidia_nvswitch = True

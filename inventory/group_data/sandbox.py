@@ -10,3 +10,8 @@ profile = "cpu"
 image_target = "cpu"
 # The deploy copies the local image onto the host (docker save | docker load): nothing to pull.
 image_pull = False
+
+# The local hub container on the sandbox network (vllm_fleet.hub), standing in for huggingface.co.
+hf_endpoint = "http://vllm-fleet-hub:8080"
+# The tiny model loads in under a minute on the CPU.
+ready_timeout_s = 300

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -91,18 +92,22 @@ def _secret_prelude(files: list[tuple[str, str]]) -> str:
 
 def render_unit(spec: ServeSpec) -> str:
     """The systemd unit text for ``spec`` (its runtime picks the template)."""
-    name = TEMPLATES[spec.runtime]
+    return render_template(
+        TEMPLATES[spec.runtime],
+        spec=spec,
+        unit=spec.unit,
+        docker=spec.unit.docker_bin,
+        exec_start=command_groups(spec),
+        header=_header(spec),
+        description=f"vLLM serving {spec.served_model_name} ({spec.model}, profile "
+                    f"{spec.profile}, {spec.runtime})",
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render ``templates/<name>``; template problems become one RenderError naming the file."""
     try:
-        template = _environment().get_template(name)
-        return template.render(
-            spec=spec,
-            unit=spec.unit,
-            docker=spec.unit.docker_bin,
-            exec_start=command_groups(spec),
-            header=_header(spec),
-            description=f"vLLM serving {spec.served_model_name} ({spec.model}, profile "
-                        f"{spec.profile}, {spec.runtime})",
-        )
+        return _environment().get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as err:
         raise RenderError(err.name or name, err.lineno, err.message or "") from err
     except jinja2.TemplateNotFound as err:

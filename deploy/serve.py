@@ -1,0 +1,26 @@
+"""Take hosts from a plain OS to a running, verified vLLM service.
+
+    invoke plan --inventory inventory/prod.py     # what each host will run (no connection)
+    pyinfra inventory/prod.py deploy/serve.py     # do it
+
+Each step is also a deploy file of its own (deploy/drivers.py, ...). Bad host data stops the
+run here, with one line naming the file and field, before any host is changed.
+"""
+
+from vllm_fleet.deploy.container_engine import install_container_engine
+from vllm_fleet.deploy.context import host_spec
+from vllm_fleet.deploy.credentials import install_credentials
+from vllm_fleet.deploy.drivers import install_drivers
+from vllm_fleet.deploy.image import install_image
+from vllm_fleet.deploy.ready import ready_gate
+from vllm_fleet.deploy.service import install_service
+from vllm_fleet.deploy.weights import download_weights
+
+spec = host_spec()
+install_drivers()
+install_container_engine()
+install_credentials()
+install_image()
+download_weights()
+started = install_service()
+ready_gate(spec, started)

@@ -1,0 +1,71 @@
+"""Container engine: Docker from the distribution or Docker's repository, with log rotation and,
+on NVIDIA hosts, the NVIDIA runtime in /etc/docker/daemon.json."""
+
+from __future__ import annotations
+
+import io
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, files, systemd
+
+from vllm_fleet.deploy.context import fail, host_spec, host_value
+from vllm_fleet.deploy.drivers import apt_update_after
+from vllm_fleet.serving.units import render_template
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+DOCKER_KEYRING = "/etc/apt/keyrings/docker.asc"
+
+
+@deploy("Container engine")
+def install_container_engine() -> None:
+    """Install Docker (container runtime hosts only), configure it, keep it running."""
+    spec = host_spec()
+    if spec.runtime != "container":
+        return
+    source = host_value("docker_source")
+    if source == "distro":
+        packages = apt.packages(name="Install Docker (distribution)", packages=["docker.io"],
+                                update=True, cache_time=3600)
+    elif source == "docker":
+        packages = _install_from_docker_repo()
+    else:
+        fail(f"docker_source: unknown source {source!r}; valid: distro, docker")
+    config = files.put(
+        name=f"Write {DAEMON_JSON}",
+        src=io.StringIO(daemon_json(nvidia=spec.gpu_vendor == "nvidia")),
+        dest=DAEMON_JSON,
+        mode="0644",
+    )
+    systemd.service(name="Docker running and enabled", service="docker.service", running=True,
+                    enabled=True)
+    # A changed daemon.json only takes effect on restart; a fresh install already read it.
+    systemd.service(name="Restart Docker for its new configuration", service="docker.service",
+                    restarted=True, _if=lambda: config.did_change() and not packages.did_change())
+
+
+def daemon_json(nvidia: bool) -> str:
+    """The engine configuration: json-file logs rotated per host data; the NVIDIA runtime (the
+    entry `nvidia-ctk runtime configure --runtime=docker` writes) where GPUs are NVIDIA's."""
+    return render_template("docker-daemon.json.j2", nvidia=nvidia,
+                           max_size=host_value("docker_log_max_size"),
+                           max_file=host_value("docker_log_max_file"))
+
+
+def _install_from_docker_repo():
+    distro = host.get_fact(LinuxDistribution)
+    os_id = distro["name"].lower().split()[0]
+    codename = distro["release_meta"].get("CODENAME") or distro["release_meta"].get(
+        "VERSION_CODENAME")
+    repo = host_value("docker_repo_url")
+    apt.packages(name="Tools for Docker's repository", packages=["ca-certificates", "curl"],
+                 update=True, cache_time=3600)
+    files.download(name="Docker's apt key", src=f"{repo}/{os_id}/gpg", dest=DOCKER_KEYRING,
+                   mode="0644")
+    sources = apt.repo(name="Docker's apt repository",
+                       src=f"deb [signed-by={DOCKER_KEYRING}] {repo}/{os_id} {codename} stable",
+                       filename="docker")
+    return apt.packages(name="Install Docker (Docker's repository)",
+                        packages=["docker-ce", "docker-ce-cli", "containerd.io"],
+                        **apt_update_after(sources))

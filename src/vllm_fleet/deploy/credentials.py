@@ -1,0 +1,54 @@
+"""Secrets on the host: the HF token and the API key, from the controller to root-only 0600 files.
+
+Values are read on the controller (an environment variable or a file named in host data) and
+travel only as file contents over SSH: never in a command line, an operation name or pyinfra's
+output at any verbosity.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from pyinfra.api import deploy
+from pyinfra.operations import files
+
+from vllm_fleet.deploy.context import fail, host_spec, host_value, restart_when_changed
+from vllm_fleet.serving.spec import Credential
+
+
+@deploy("Credentials")
+def install_credentials() -> None:
+    spec = host_spec()
+    if not spec.credentials:
+        return
+    files.directory(name="Secrets directory (root only)", path=host_value("vllm_secrets_dir"),
+                    user="root", group="root", mode="0700")
+    for credential in spec.credentials:
+        op = files.put(
+            name=f"Credential {credential.name} -> {credential.host_path}",
+            src=io.StringIO(read_secret(credential) + "\n"),
+            dest=credential.host_path,
+            user="root",
+            group="root",
+            mode="0600",
+        )
+        if credential.container_path:  # the running server reads it: restart on rotation
+            restart_when_changed(op)
+
+
+def read_secret(credential: Credential) -> str:
+    """The secret's value on the controller, from ``env:NAME`` or ``file:PATH``."""
+    kind, _, where = credential.source.partition(":")
+    if kind == "env":
+        value = os.environ.get(where, "")
+    else:
+        path = Path(where).expanduser()
+        if not path.is_file():
+            fail(f"{credential.name}: {path} (from host data) does not exist on the controller")
+        value = path.read_text()
+    value = value.strip()
+    if not value:
+        fail(f"{credential.name}: {credential.source} is empty")
+    return value

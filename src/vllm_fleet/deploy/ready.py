@@ -1,0 +1,80 @@
+"""The ready gate: after a (re)start, wait for /health with progress; if the unit dies, fail with
+the tail of its journal. A cold Kimi-K2 load takes 10-30 minutes, so the wait is long (host data
+``ready_timeout_s``) and says what it is waiting for."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from pyinfra import host, logger
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import OperationError
+from pyinfra.operations import python
+
+from vllm_fleet.deploy.context import host_value
+from vllm_fleet.serving.spec import ServeSpec
+
+JOURNAL_LINES = 40
+
+
+def endpoint_url(spec: ServeSpec) -> str:
+    """Where the controller reaches this host's server (host data ``vllm_url`` overrides)."""
+    return host_value("vllm_url") or f"http://{host.name}:{spec.port}"
+
+
+@deploy("Ready gate")
+def ready_gate(spec: ServeSpec, started) -> None:
+    """Wait for the server after ``started`` (the start/restart operation) changed something."""
+    python.call(name=f"Wait for {endpoint_url(spec)}/health", function=wait_for_health,
+                spec=spec, _if=started.did_change)
+
+
+def wait_for_health(spec: ServeSpec) -> None:
+    url = f"{endpoint_url(spec)}/health"
+    timeout = float(host_value("ready_timeout_s"))
+    unit = f"{spec.unit.name}.service"
+    started = time.monotonic()
+    restarts = _unit_state(unit).get("NRestarts", "0")
+    last_report = 0.0
+    while True:
+        waited = time.monotonic() - started
+        status = _health(url)
+        if status == 200:
+            logger.info(f"    [{host.name}] {url} ready after {waited:.0f} s")
+            return
+        state = _unit_state(unit)
+        if state.get("ActiveState") in ("failed", "inactive") or \
+                state.get("NRestarts", "0") != restarts:
+            raise OperationError(f"{unit} stopped while loading ({_describe(state)}); last "
+                                 f"journal lines:\n{_journal_tail(unit)}")
+        if waited > timeout:
+            raise OperationError(f"{url} not ready after {timeout:.0f} s (last: {status}); "
+                                 f"last journal lines:\n{_journal_tail(unit)}")
+        if waited - last_report >= 15:
+            logger.info(f"    [{host.name}] waiting for {url} ({waited:.0f} s, {status})")
+            last_report = waited
+        time.sleep(2)
+
+
+def _health(url: str) -> str | int:
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.HTTPError as err:
+        return type(err).__name__
+
+
+def _unit_state(unit: str) -> dict[str, str]:
+    _, output = host.run_shell_command(
+        f"systemctl show --property=ActiveState,SubState,NRestarts,Result {unit}")
+    return dict(line.split("=", 1) for line in output.stdout_lines if "=" in line)
+
+
+def _describe(state: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(state.items()))
+
+
+def _journal_tail(unit: str) -> str:
+    _, output = host.run_shell_command(
+        f"journalctl -u {unit} -n {JOURNAL_LINES} --no-pager -o cat")
+    return "\n".join(output.stdout_lines)

@@ -1,0 +1,47 @@
+"""Operation plans for NVIDIA and AMD hosts on Ubuntu 22.04 and 24.04 (stand-ins for hardware).
+
+No GPU, vendor repository or Ubuntu host can be reached here, so each case in plans/*.json runs
+the real deploy/serve.py through pyinfra's CLI against a ``@fake`` host whose facts are canned,
+and the exact commands of every operation are compared with the reviewed golden file beside it
+(plans/<case>.ops.json; regenerate with UPDATE_GOLDEN=1 and review the diff). Cases that must
+stop say with which one line, and must stop before any operation ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from .plan_harness import operations, run_deploy, write_inventory
+
+PLANS = Path(__file__).parent / "plans"
+CASES = sorted(p.stem for p in PLANS.glob("*.json") if not p.stem.endswith(".ops"))
+GATE_FAILURE = ("vllm-serve.service stopped while loading (ActiveState=failed, NRestarts=0, "
+                "Result=exit-code); last journal lines:")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_deploy_plan(case: str, tmp_path: Path) -> None:
+    spec = json.loads((PLANS / f"{case}.json").read_text())
+    inventory = write_inventory(tmp_path, spec["group"], spec["host"], spec["distro"],
+                                spec.get("data", {}), spec.get("responses", {}))
+    result = run_deploy(inventory)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    if "expect_error" in spec:
+        assert re.search(rf"--> pyinfra error.*: {spec['expect_error']}$", output, re.MULTILINE), \
+            output[-3000:]
+        assert "--> Beginning operation run" not in output, "stopped only after changing things"
+        return
+    ops = operations(output)
+    golden = PLANS / f"{case}.ops.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(ops, indent=1) + "\n")
+    assert ops == json.loads(golden.read_text())
+    # Every plan ends at the ready gate, which shows why the (GPU-less) server did not come up.
+    assert GATE_FAILURE in output
+    assert "ERROR CUDA error 802: system not yet initialized" in output
