@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from vllm_fleet import sandbox
-from vllm_fleet.docker_engine import engine
 from vllm_fleet.images.build import build_image
 from vllm_fleet.images.localbase import ensure_local_base
 from vllm_fleet.images.manifest import ImageManifest, record_manifest
@@ -50,11 +49,11 @@ def cpu_image(cpu_manifest: ImageManifest) -> str:
 
 @pytest.fixture(scope="session")
 def sandbox_host() -> Iterator[sandbox.SandboxConfig]:
-    """The sandbox host of inventory/sandbox.py, up for the whole run. Removed afterwards if
-    this run made it; one a developer already had up is left as it was found."""
+    """A fresh sandbox host (inventory/sandbox.py) for the whole run: a plain Debian 12 with
+    systemd and sshd, as a new server is. One left up from an earlier run is replaced, and the
+    run removes its own at the end."""
     config = sandbox.config_from_inventory()
-    was_up = bool(engine().containers.list(filters={"name": f"^{sandbox.CONTAINER}$"}))
+    sandbox.down(config, log=lambda _line: None)
     sandbox.up(config, log=lambda _line: None)
     yield config
-    if not was_up:
-        sandbox.down(config, log=lambda _line: None)
+    sandbox.down(config, log=lambda _line: None)

@@ -1,7 +1,7 @@
 """The sandbox host: real systemd, real sshd on 127.0.0.1 only, made idempotently, removed whole.
 
-There is one sandbox per engine: this module brings it up and leaves it up for the deploy
-tests; `down` is checked on a second sandbox under other names.
+There is one sandbox per engine, shared with the deploy tests for the run (tests/conftest.py);
+`down` is checked on a second sandbox under other names.
 """
 
 from __future__ import annotations
