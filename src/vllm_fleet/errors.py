@@ -79,3 +79,59 @@ class RenderError(FleetError):
         self.line = line
         where = f"{template}:{line}" if line else template
         super().__init__(f"{where}: {message}")
+
+
+# ENDPOINT ERRORS: live OpenAI-compatible servers (smoke checks, the deploy's ready gate, bench)
+
+
+class EndpointError(FleetError, ConnectionError):
+    """An endpoint answered, but not as a working vLLM server should.
+
+    Example: ``http://10.0.0.5:8000/v1/models: 401: Unauthorized (the server requires an API
+    key: pass --api-key-env VAR)``
+    """
+
+    def __init__(self, url: str, problem: str, status: int | None = None, body: str = "") -> None:
+        self.url = url
+        self.status = status
+        self.body = body[:300]
+        self.problem = problem
+        super().__init__(f"{url}: {problem}")
+
+
+class EndpointUnreachableError(EndpointError):
+    """Nothing answered at all: connection refused, unknown host, timeout.
+
+    Example: ``http://127.0.0.1:8000/health: cannot connect (connection refused); is vLLM
+    running and listening there? (--wait SECONDS waits for a server that is starting)``
+    """
+
+
+class EndpointNotReadyError(EndpointError, TimeoutError):
+    """``--wait`` ran out before ``/health`` answered 200; says what it saw last."""
+
+    def __init__(self, url: str, waited: float, last_seen: str) -> None:
+        super().__init__(url, f"not ready after waiting {waited:.0f} s (last: {last_seen})")
+        self.waited = waited
+        self.last_seen = last_seen
+
+
+class UnknownCheckError(FleetError, ValueError):
+    """``--only``/``--skip`` names a smoke check that does not exist."""
+
+    def __init__(self, option: str, name: str, valid: list[str]) -> None:
+        self.name = name
+        self.valid = list(valid)
+        super().__init__(f"{option}: unknown check {name!r}; valid: {', '.join(valid)}")
+
+
+# TINY MODEL ERRORS: the CI model built in the cpu image
+
+
+class TinyModelError(FleetError):
+    """Building the tiny Kimi-format model failed; carries the end of the trainer's output."""
+
+    def __init__(self, message: str, log_tail: list[str] | None = None) -> None:
+        self.log_tail = log_tail or []
+        tail = "\n".join(self.log_tail[-20:])
+        super().__init__(f"tiny model build failed: {message}" + (f"\n{tail}" if tail else ""))
