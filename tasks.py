@@ -7,7 +7,7 @@
 
 from invoke import Collection
 
-from vllm_fleet.tasks import images, plan, sandbox
+from vllm_fleet.tasks import images, plan, sandbox, smoke
 
 ns = Collection()
 # Image pipeline: render, build, push, lint, base-image (top level: the DESIGN.md contract).
@@ -15,6 +15,9 @@ for task in images.ns.tasks.values():
     ns.add_task(task)
 # What each host will run, resolved from inventory + models + image manifests; no connection.
 for task in plan.ns.tasks.values():
+    ns.add_task(task)
+# Does a live endpoint work the way clients need it to: invoke smoke --url URL --model NAME.
+for task in smoke.ns.tasks.values():
     ns.add_task(task)
 # The local test host: invoke sandbox.up / sandbox.down.
 ns.add_collection(sandbox.ns)
