@@ -14,6 +14,7 @@ from vllm_fleet.deploy.drivers import install_drivers
 from vllm_fleet.deploy.image import install_image
 from vllm_fleet.deploy.ready import ready_gate
 from vllm_fleet.deploy.service import install_service
+from vllm_fleet.deploy.venv import install_venv
 from vllm_fleet.deploy.weights import download_weights
 
 spec = host_spec()
@@ -21,6 +22,7 @@ install_drivers()
 install_container_engine()
 install_credentials()
 install_image()
+install_venv()
 download_weights()
 started = install_service()
 ready_gate(spec, started)

@@ -59,6 +59,8 @@ weights_free_space_margin = 0.05
 # How long the deploy waits for /health after (re)starting the service. A cold Kimi-K2 load on
 # 8 GPUs takes 10-30 minutes; the unit's own start budget is vllm_start_timeout_s.
 ready_timeout_s = 3600
+# Once /health answers, run the smoke checks (invoke smoke) before calling the host done.
+ready_smoke = True
 
 # --- GPU drivers (deploy/drivers.py) ---
 # Reboot a host when a driver change needs it. Off: the deploy reports it and stops short of
@@ -95,3 +97,10 @@ amd_gpu_users = []
 # Where the deploy and `invoke plan` read build/images/<target>.json (default: build/images of
 # this checkout). Point it at a folder of manifests copied from the GPU build machine.
 # image_manifest_dir = "/srv/vllm-fleet/manifests"
+
+# --- Site inputs for installs on the host (runtime = "venv") ---
+# What the image build gets from `invoke build --ca-bundle/--wheelhouse/--pip-index-url`, for a
+# host that installs vLLM itself: files on the controller, copied to the host before pip runs.
+# site_ca_bundle = "/etc/ssl/certs/ca-certificates.crt"   # a TLS-re-signing proxy's CA
+# site_wheelhouse = "/srv/wheels"                         # wheels pip may install from
+site_pip_index_url = ""                                   # a PyPI mirror (empty = PyPI)

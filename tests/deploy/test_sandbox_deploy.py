@@ -9,105 +9,31 @@ tens of seconds on this machine.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import testinfra
 
 from vllm_fleet import sandbox
-from vllm_fleet.hub.container import HUB_CONTAINER, HubContainer, start_hub
+from vllm_fleet.hub.container import HubContainer
 from vllm_fleet.images.manifest import ImageManifest
-from vllm_fleet.paths import REPO_ROOT
-from vllm_fleet.serving.models import load_model
+
+from .sandbox_harness import MODEL, URL, Deployment, chat, first_deploy, invocation, totals
 
 pytestmark = pytest.mark.slow
-
-PYINFRA = Path(sys.executable).parent / "pyinfra"
-MODEL = load_model("kimi-tiny")
-URL = "http://127.0.0.1:8000"
-UNIT = "vllm-serve.service"
-HUB_LOCAL_PORT = 18080
-
-
-@dataclass
-class Deployment:
-    """How the tests run the deploy: the test run's manifests, canary secrets in the env."""
-
-    manifest_dir: Path
-    env: dict[str, str]
-    hf_token: str
-    api_key: str
-    first: subprocess.CompletedProcess | None = None
-
-    def run(self, *extra: str, verbosity: str = "-v") -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(PYINFRA), "inventory/sandbox.py", "deploy/serve.py", "-y", verbosity,
-             "--data", f"image_manifest_dir={self.manifest_dir}", *extra],
-            cwd=REPO_ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, timeout=1200)
-
-
-@pytest.fixture(scope="module")
-def local_hub(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[HubContainer]:
-    repos = tmp_path_factory.mktemp("hub")
-    shutil.copytree(tiny_model_dir, repos / MODEL.repo_id,
-                    ignore=shutil.ignore_patterns(".*"))
-    yield start_hub(repos, HUB_LOCAL_PORT, log=lambda _line: None)
-    subprocess.run(["docker", "rm", "-f", HUB_CONTAINER], capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def deployment(sandbox_host: sandbox.SandboxConfig, local_hub: HubContainer,
                cpu_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
-    """The first deploy onto the fresh sandbox, at the highest verbosity (searched for secrets)."""
-    hf_token, api_key = f"hf_canary{secrets.token_hex(8)}", f"sk-canary{secrets.token_hex(8)}"
-    env = {**os.environ, "HF_TOKEN": hf_token, "VLLM_API_KEY": api_key}
-    deployment = Deployment(cpu_build_dir / "images", env, hf_token, api_key)
-    started = time.monotonic()
-    deployment.first = deployment.run(verbosity="-vvv")
-    print(f"first deploy: {time.monotonic() - started:.0f} s")
-    return deployment
-
-
-@pytest.fixture(scope="module")
-def host(sandbox_host: sandbox.SandboxConfig):
-    return testinfra.get_host(f"paramiko://root@127.0.0.1:{sandbox_host.ssh_port}",
-                              ssh_identity_file=str(sandbox_host.ssh_key))
-
-
-def _totals(result: subprocess.CompletedProcess) -> tuple[str, str, str]:
-    """(success, error, no change) of pyinfra's results table."""
-    match = re.search(r"Grand total\s+\d+\s+(\S+)\s+(\S+)\s+(\S+)", result.stdout)
-    assert match, result.stdout[-2000:]
-    return match.groups()
-
-
-def _invocation(host) -> str:
-    return host.check_output(f"systemctl show -p InvocationID --value {UNIT}")
-
-
-def _chat(api_key: str) -> httpx.Response:
-    return httpx.post(f"{URL}/v1/chat/completions", timeout=60,
-                      headers={"Authorization": f"Bearer {api_key}"},
-                      json={"model": MODEL.served_model_name, "max_tokens": 64, "temperature": 0,
-                            "messages": [{"role": "user", "content": "What is 2+2?"}]})
+    return first_deploy(cpu_build_dir / "images")
 
 
 def test_first_deploy_serves_the_model(deployment: Deployment) -> None:
     assert deployment.first.returncode == 0, deployment.first.stdout[-4000:]
     assert httpx.get(f"{URL}/health", timeout=10).status_code == 200
-    answer = _chat(deployment.api_key).json()["choices"][0]["message"]
+    answer = chat(deployment.api_key).json()["choices"][0]["message"]
     assert answer["content"] and answer["reasoning"]
     assert "ready after" in deployment.first.stdout
 
@@ -120,12 +46,12 @@ def test_weights_come_from_the_hub_once(deployment: Deployment, local_hub: HubCo
 
 
 def test_second_deploy_changes_nothing(deployment: Deployment, host) -> None:
-    before = _invocation(host)
+    before = invocation(host)
     second = deployment.run()
     assert second.returncode == 0, second.stdout[-3000:]
-    success, error, _ = _totals(second)
+    success, error, _ = totals(second)
     assert (success, error) == ("-", "-"), second.stdout[-3000:]
-    assert _invocation(host) == before, "a healthy service was restarted"
+    assert invocation(host) == before, "a healthy service was restarted"
 
 
 def test_host_state(deployment: Deployment, host) -> None:
@@ -144,8 +70,8 @@ def test_host_state(deployment: Deployment, host) -> None:
 
 
 def test_api_key_is_required(deployment: Deployment) -> None:
-    assert _chat("wrong-key").status_code == 401
-    assert _chat(deployment.api_key).status_code == 200
+    assert chat("wrong-key").status_code == 401
+    assert chat(deployment.api_key).status_code == 200
 
 
 def test_secrets_are_found_nowhere(deployment: Deployment, host) -> None:
@@ -170,15 +96,15 @@ def test_secrets_are_found_nowhere(deployment: Deployment, host) -> None:
 
 
 def test_a_changed_spec_restarts_once(deployment: Deployment, host) -> None:
-    before = _invocation(host)
+    before = invocation(host)
     changed = deployment.run("--data", "vllm_restart_delay_s=31")
     assert changed.returncode == 0, changed.stdout[-3000:]
     assert re.search(r"Restart vllm-serve\.service for its new configuration\s+1\s+1\s+-",
                      changed.stdout), changed.stdout[-3000:]
-    after = _invocation(host)
+    after = invocation(host)
     assert after != before
     again = deployment.run("--data", "vllm_restart_delay_s=31")
-    assert _totals(again)[0] == "-" and _invocation(host) == after
+    assert totals(again)[0] == "-" and invocation(host) == after
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -188,14 +114,14 @@ def test_a_changed_spec_restarts_once(deployment: Deployment, host) -> None:
 ])
 def test_bad_input_is_refused_and_the_service_keeps_running(deployment: Deployment, host,
                                                             data: str, message: str) -> None:
-    before = _invocation(host)
+    before = invocation(host)
     refused = deployment.run("--data", data)
     output = refused.stdout
     assert refused.returncode != 0
     assert re.search(rf"--> pyinfra error.*{message}", output), output[-2000:]
     assert "Traceback" not in output
     assert "--> Beginning operation run" not in output
-    assert _invocation(host) == before
+    assert invocation(host) == before
     assert httpx.get(f"{URL}/health", timeout=10).status_code == 200
 
 

@@ -136,15 +136,15 @@ def test_local_images_are_not_pulled(stubbed: Callable[..., HostData],
     assert "--entrypoint vllm \\\n" in text  # no API key: no shell in between
 
 
-def test_venv_unit_takes_the_key_as_a_credential(stubbed: Callable[..., HostData],
-                                                 manifest_dir: Path) -> None:
+def test_venv_unit_reads_the_key_from_its_root_only_file(stubbed: Callable[..., HostData],
+                                                         manifest_dir: Path) -> None:
     spec = _spec(stubbed(runtime="venv"), manifest_dir, env_names={"VLLM_API_KEY"})
     text = render_unit(spec)
-    assert "LoadCredential=vllm-api-key:/etc/vllm-fleet/vllm-api-key\n" in text
     assert 'Environment="HF_HOME=/var/lib/vllm-fleet/huggingface"\n' in text
     assert "docker" not in text.split("[Service]")[1]
     argv = command(spec)
-    assert argv[:2] == ["/bin/sh", "-c"] and '"${CREDENTIALS_DIRECTORY}/vllm-api-key"' in argv[2]
+    assert argv[:2] == ["/bin/sh", "-c"]
+    assert 'VLLM_API_KEY="$(cat "/etc/vllm-fleet/vllm-api-key")"' in argv[2]
     assert argv[3] == f"{spec.unit.venv_dir}/bin/vllm"
 
 

@@ -30,15 +30,30 @@ def _environment() -> jinja2.Environment:
 
 def render_dockerfile(target: Target) -> str:
     """Return the Dockerfile text for ``target``."""
+    return _render(target.template, t=target, venv=VENV_DIR)
+
+
+def render_venv_script(target: Target, venv: str, extras: str, index_url: str = "",
+                       torch_index_url: str | None = None) -> str:
+    """The shell script that installs ``target``'s vLLM into ``venv`` on a host (venv runtime):
+    the same install steps as the image's build stage, with the site inputs in ``extras``."""
+    if target.install_mode not in ("pip", "wheel"):
+        raise RenderError("venv-install.sh.j2", None, f"target {target.name!r} in mode "
+                          f"{target.install_mode!r} has no virtualenv recipe; use pip or wheel")
+    torch = target.mode.get("torch_index_url", "") if torch_index_url is None else torch_index_url
+    return _render("venv-install.sh.j2", t=target, venv=venv, extras=extras,
+                   index_url=index_url, torch_index_url=torch)
+
+
+def _render(name: str, **context: object) -> str:
     try:
-        template = _environment().get_template(target.template)
-        return template.render(t=target, venv=VENV_DIR)
+        return _environment().get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as err:
-        raise RenderError(err.name or target.template, err.lineno, err.message or "") from err
+        raise RenderError(err.name or name, err.lineno, err.message or "") from err
     except jinja2.TemplateNotFound as err:
         raise RenderError(str(err), None, f"template not found in {TEMPLATE_DIR}") from err
     except jinja2.UndefinedError as err:
-        raise RenderError(target.template, None, str(err)) from err
+        raise RenderError(name, None, str(err)) from err
 
 
 def context_dir(target_name: str, build_dir: Path = BUILD_DIR) -> Path:

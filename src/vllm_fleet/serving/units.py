@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -68,8 +67,10 @@ def _venv_groups(spec: ServeSpec) -> list[list[str]]:
     secrets = spec.service_credentials
     if not secrets:
         return _argv_groups(argv)
-    files = [(c.env, f"${{CREDENTIALS_DIRECTORY}}/{credential_name(c.host_path)}")
-             for c in secrets]
+    # The service runs as root and reads the root-only 0600 file itself, as the container
+    # runtime does through its read-only mount. (LoadCredential= was tried: in the sandbox's
+    # containerised systemd 252 it left $CREDENTIALS_DIRECTORY empty.)
+    files = [(c.env, c.host_path) for c in secrets]
     return [[SHELL], ["-c", _secret_prelude(files)], *_argv_groups(argv)]
 
 
@@ -137,7 +138,7 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.update(systemd_arg=systemd_arg, systemd_command=systemd_command,
-                       systemd_env=systemd_env, credential_name=credential_name)
+                       systemd_env=systemd_env)
     return env
 
 
@@ -158,11 +159,6 @@ def systemd_env(assignment: str) -> str:
     """An Environment= value: one quoted NAME=value (specifiers doubled, quotes escaped)."""
     escaped = assignment.replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
-
-
-def credential_name(host_path: str) -> str:
-    """The LoadCredential= id of a secret file: its file name."""
-    return Path(host_path).name
 
 
 def credential_reference(credential: Credential) -> str:

@@ -1,0 +1,96 @@
+"""What the sandbox deploy tests share: the local hub serving the tiny model, a way to run the
+real deploy with the test run's image manifest and canary secrets, testinfra, result parsing."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import testinfra
+
+from vllm_fleet import sandbox
+from vllm_fleet.hub.container import HUB_CONTAINER, HubContainer, start_hub
+from vllm_fleet.paths import REPO_ROOT
+from vllm_fleet.serving.models import load_model
+
+PYINFRA = Path(sys.executable).parent / "pyinfra"
+MODEL = load_model("kimi-tiny")
+URL = "http://127.0.0.1:8000"
+UNIT = "vllm-serve.service"
+HUB_LOCAL_PORT = 18080
+
+
+@dataclass
+class Deployment:
+    """How the tests run the deploy: the test run's manifests, canary secrets in the env."""
+
+    manifest_dir: Path
+    env: dict[str, str]
+    hf_token: str
+    api_key: str
+    extra: tuple[str, ...] = ()  # --data options of every run of this deployment
+    first: subprocess.CompletedProcess | None = None
+
+    def run(self, *extra: str, verbosity: str = "-v") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(PYINFRA), "inventory/sandbox.py", "deploy/serve.py", "-y", verbosity,
+             "--data", f"image_manifest_dir={self.manifest_dir}", *self.extra, *extra],
+            cwd=REPO_ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, timeout=1200)
+
+
+@pytest.fixture(scope="session")
+def local_hub(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[HubContainer]:
+    repos = tmp_path_factory.mktemp("hub")
+    shutil.copytree(tiny_model_dir, repos / MODEL.repo_id,
+                    ignore=shutil.ignore_patterns(".*"))
+    yield start_hub(repos, HUB_LOCAL_PORT, log=lambda _line: None)
+    subprocess.run(["docker", "rm", "-f", HUB_CONTAINER], capture_output=True)
+
+
+def first_deploy(manifest_dir: Path, *extra: str) -> Deployment:
+    """Deploy with canary secrets, at the highest verbosity (searched for secrets later)."""
+    hf_token, api_key = f"hf_canary{secrets.token_hex(8)}", f"sk-canary{secrets.token_hex(8)}"
+    env = {**os.environ, "HF_TOKEN": hf_token, "VLLM_API_KEY": api_key}
+    deployment = Deployment(manifest_dir, env, hf_token, api_key, extra=extra)
+    started = time.monotonic()
+    deployment.first = deployment.run(verbosity="-vvv")
+    print(f"first deploy ({' '.join(extra) or 'container'}): {time.monotonic() - started:.0f} s")
+    return deployment
+
+
+@pytest.fixture(scope="session")
+def host(sandbox_host: sandbox.SandboxConfig):
+    return testinfra.get_host(f"paramiko://root@127.0.0.1:{sandbox_host.ssh_port}",
+                              ssh_identity_file=str(sandbox_host.ssh_key))
+
+
+def totals(result: subprocess.CompletedProcess) -> tuple[str, str, str]:
+    """(success, error, no change) of pyinfra's results table."""
+    match = re.search(r"Grand total\s+\d+\s+(\S+)\s+(\S+)\s+(\S+)", result.stdout)
+    assert match, result.stdout[-2000:]
+    return match.groups()
+
+
+def invocation(host) -> str:
+    return host.check_output(f"systemctl show -p InvocationID --value {UNIT}")
+
+
+def chat(api_key: str) -> httpx.Response:
+    return httpx.post(f"{URL}/v1/chat/completions", timeout=60,
+                      headers={"Authorization": f"Bearer {api_key}"},
+                      json={"model": MODEL.served_model_name, "max_tokens": 64, "temperature": 0,
+                            "messages": [{"role": "user", "content": "What is 2+2?"}]})
+
+

@@ -1,0 +1,53 @@
+"""The venv runtime end to end: the same deploy with `runtime=venv` installs vLLM into a
+virtualenv on the sandbox host (the image's own install steps, with this machine's CA bundle and
+CPU torch wheel as site inputs) and the unit runs it; a second run changes nothing.
+
+Runs after test_sandbox_deploy.py on the same host, so it also shows a host moving from the
+container runtime to the venv runtime: the container is gone, the venv serves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from vllm_fleet import sandbox
+from vllm_fleet.hub.container import HubContainer
+from vllm_fleet.images.manifest import ImageManifest
+from vllm_fleet.images.site import site_build_options
+
+from .sandbox_harness import URL, Deployment, chat, first_deploy, invocation, totals
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def venv_deployment(sandbox_host: sandbox.SandboxConfig, local_hub: HubContainer,
+                    cpu_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
+    site = site_build_options()
+    extra = ["--data", "runtime=venv"]
+    if site.ca_bundle:
+        extra += ["--data", f"site_ca_bundle={site.ca_bundle}"]
+    if site.wheelhouse:
+        extra += ["--data", f"site_wheelhouse={site.wheelhouse}"]
+    return first_deploy(cpu_build_dir / "images", *extra)
+
+
+def test_venv_runtime_serves_the_model(venv_deployment: Deployment, host) -> None:
+    assert venv_deployment.first.returncode == 0, venv_deployment.first.stdout[-4000:]
+    assert httpx.get(f"{URL}/health", timeout=10).status_code == 200
+    assert chat(venv_deployment.api_key).json()["choices"][0]["message"]["reasoning"]
+    main_pid = host.check_output("systemctl show -p MainPID --value vllm-serve.service")
+    command = host.check_output(f"cat /proc/{main_pid}/cmdline | tr '\\0' ' '")
+    assert "/opt/vllm-fleet/venv/bin/" in command and "docker" not in command
+    assert host.check_output("docker ps -q 2>/dev/null || true") == ""
+
+
+def test_venv_second_deploy_changes_nothing(venv_deployment: Deployment, host) -> None:
+    before = invocation(host)
+    second = venv_deployment.run()
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert totals(second)[:2] == ("-", "-"), second.stdout[-3000:]
+    assert invocation(host) == before
