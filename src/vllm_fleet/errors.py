@@ -135,3 +135,47 @@ class TinyModelError(FleetError):
         self.log_tail = log_tail or []
         tail = "\n".join(self.log_tail[-20:])
         super().__init__(f"tiny model build failed: {message}" + (f"\n{tail}" if tail else ""))
+
+
+# BENCHMARK AND ACCURACY ERRORS: invoke bench, bench.compare and eval
+
+
+class ResultFileError(FleetError, ValueError):
+    """A result file (``vllm bench serve --save-result``, lm-eval's results JSON) is missing,
+    not JSON, or lacks a field the report needs.
+
+    Example: ``runs/tp8.json: mean_ttft_ms: missing (is this a `vllm bench serve --save-result`
+    file?)``
+    """
+
+    def __init__(self, path: Path | str, key: str, problem: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")
+
+
+class ToolRunError(FleetError):
+    """A measuring tool (``vllm bench serve`` in a container, lm-eval) failed or could not start;
+    carries the end of its output, where the tool says why.
+
+    Example: ``vllm bench serve exited 1\\n... Connection refused``
+    """
+
+    def __init__(self, tool: str, message: str, log_tail: list[str] | None = None) -> None:
+        self.tool = tool
+        self.log_tail = log_tail or []
+        tail = "\n".join(self.log_tail[-20:])
+        super().__init__(f"{tool}: {message}" + (f"\n{tail}" if tail else ""))
+
+
+class JournalReadError(FleetError):
+    """A host's service journal could not be read (SSH refused, no such unit, no journalctl).
+
+    Example: ``gpu-01: journalctl -u vllm-serve: ssh exited 255 (Permission denied (publickey))``
+    """
+
+    def __init__(self, host: str, problem: str) -> None:
+        self.host = host
+        self.problem = problem
+        super().__init__(f"{host}: {problem}")
