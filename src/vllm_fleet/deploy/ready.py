@@ -1,6 +1,7 @@
 """The ready gate: after a (re)start, wait for /health with progress; if the unit dies, fail with
-the tail of its journal. A cold Kimi-K2 load takes 10-30 minutes, so the wait is long (host data
-``ready_timeout_s``) and says what it is waiting for."""
+the tail of its journal; once healthy, run the smoke checks (vllm_fleet.smoke) as a client would.
+A cold Kimi-K2 load takes 10-30 minutes, so the wait is long (host data ``ready_timeout_s``) and
+says what it is waiting for."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.operations import python
 
 from vllm_fleet.deploy.context import host_value
+from vllm_fleet.deploy.credentials import read_secret
 from vllm_fleet.serving.spec import ServeSpec
+from vllm_fleet.smoke.runner import run_smoke
 
 JOURNAL_LINES = 40
 
@@ -26,8 +29,26 @@ def endpoint_url(spec: ServeSpec) -> str:
 @deploy("Ready gate")
 def ready_gate(spec: ServeSpec, started) -> None:
     """Wait for the server after ``started`` (the start/restart operation) changed something."""
-    python.call(name=f"Wait for {endpoint_url(spec)}/health", function=wait_for_health,
-                spec=spec, _if=started.did_change)
+    python.call(name=f"Wait for {endpoint_url(spec)}/health, then smoke it",
+                function=wait_then_smoke, spec=spec, _if=started.did_change)
+
+
+def wait_then_smoke(spec: ServeSpec) -> None:
+    wait_for_health(spec)
+    if host_value("ready_smoke"):
+        smoke(spec)
+
+
+def smoke(spec: ServeSpec) -> None:
+    """The smoke suite against the fresh server; any failed check fails the deploy."""
+    key = next((c for c in spec.credentials if c.name == "vllm_api_key"), None)
+    report = run_smoke(endpoint_url(spec), spec.served_model_name,
+                       api_key=read_secret(key) if key else None)
+    if not report.passed:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.passed)
+        raise OperationError(f"{endpoint_url(spec)} is up but smoke checks failed: {failed}")
+    logger.info(f"    [{host.name}] smoke: {len(report.checks)} checks passed in "
+                f"{report.seconds:.1f} s")
 
 
 def wait_for_health(spec: ServeSpec) -> None:
