@@ -37,7 +37,8 @@ import pytest
 from docker.models.containers import Container
 
 from vllm_fleet.docker_engine import engine
-from vllm_fleet.serving.models import Setting, load_model
+from vllm_fleet.serving.models import load_model
+from vllm_fleet.serving.spec import flag_args
 from vllm_fleet.tinymodel import build_tiny_model
 
 MODEL = load_model("kimi-tiny")
@@ -47,22 +48,11 @@ MODEL_MOUNT = "/models/kimi-tiny"
 CONTAINER_PORT = 8000
 
 
-def as_args(flags: dict[str, Setting]) -> tuple[str, ...]:
-    """``vllm serve`` arguments from model-file flags (true: bare flag; false: left out)."""
-    args: list[str] = []
-    for name, setting in flags.items():
-        if setting.value is True:
-            args.append(f"--{name}")
-        elif setting.value is not False:
-            args += [f"--{name}", str(setting.value)]
-    return tuple(args)
-
-
 # The served name and the cpu profile's runtime flags: every test server has these.
-BASE_ARGS: tuple[str, ...] = ("--served-model-name", SERVED_NAME, *as_args(PROFILE.flags))
+BASE_ARGS: tuple[str, ...] = ("--served-model-name", SERVED_NAME, *flag_args(PROFILE.flags))
 # The model's own flags: Kimi-K2's parsers (--enable-auto-tool-choice --tool-call-parser kimi_k2
 # --reasoning-parser kimi_k2).
-KIMI_PARSER_ARGS: tuple[str, ...] = as_args(MODEL.flags)
+KIMI_PARSER_ARGS: tuple[str, ...] = flag_args(MODEL.flags)
 # The good server, as the deploy serves kimi-tiny.
 GOOD_SERVER_ARGS: tuple[str, ...] = BASE_ARGS + KIMI_PARSER_ARGS
 # The profile's environment, plus what the deploy adds (offline) and no telemetry.

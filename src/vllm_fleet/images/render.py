@@ -8,24 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
-
 from vllm_fleet.errors import RenderError
 from vllm_fleet.images.matrix import Target
 from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR
+from vllm_fleet.templating import render, strict_environment
 
 TEMPLATE_DIR = IMAGES_DIR / "templates"
 # Where the virtualenv modes (`pip`, `wheel`) put vLLM inside the image.
 VENV_DIR = "/opt/vllm"
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
 
 
 def render_dockerfile(target: Target) -> str:
@@ -46,14 +36,7 @@ def render_venv_script(target: Target, venv: str, extras: str, index_url: str = 
 
 
 def _render(name: str, **context: object) -> str:
-    try:
-        return _environment().get_template(name).render(**context)
-    except jinja2.TemplateSyntaxError as err:
-        raise RenderError(err.name or name, err.lineno, err.message or "") from err
-    except jinja2.TemplateNotFound as err:
-        raise RenderError(str(err), None, f"template not found in {TEMPLATE_DIR}") from err
-    except jinja2.UndefinedError as err:
-        raise RenderError(name, None, str(err)) from err
+    return render(strict_environment(TEMPLATE_DIR), name, **context)
 
 
 def context_dir(target_name: str, build_dir: Path = BUILD_DIR) -> Path:

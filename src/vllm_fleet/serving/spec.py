@@ -469,14 +469,19 @@ def _unknown_env(name: str, setting: Setting, note: str | None, image: ImageFact
 
 
 def _argv(model: ModelFile, port: int, flags: dict[str, Setting]) -> tuple[str, ...]:
-    argv = ["vllm", "serve", model.repo_id, "--served-model-name", model.served_model_name,
-            "--revision", model.revision, "--port", str(port)]
+    return ("vllm", "serve", model.repo_id, "--served-model-name", model.served_model_name,
+            "--revision", model.revision, "--port", str(port), *flag_args(flags))
+
+
+def flag_args(flags: dict[str, Setting]) -> tuple[str, ...]:
+    """``vllm serve`` arguments from model-file flags (true: bare flag; false: left out)."""
+    args: list[str] = []
     for name, setting in flags.items():
         if setting.value is True:
-            argv.append(f"--{name}")
+            args.append(f"--{name}")
         elif setting.value is not False:
-            argv += [f"--{name}", str(setting.value)]
-    return tuple(argv)
+            args += [f"--{name}", str(setting.value)]
+    return tuple(args)
 
 
 def _container_access(layers: Iterable[Any]) -> ContainerAccess:

@@ -18,9 +18,9 @@ from typing import Any
 
 import jinja2
 
-from vllm_fleet.errors import RenderError
 from vllm_fleet.paths import TEMPLATES_DIR
 from vllm_fleet.serving.spec import Credential, ServeSpec
+from vllm_fleet.templating import render, strict_environment
 
 TEMPLATES = {"container": "vllm-serve.service.j2", "venv": "vllm-serve-venv.service.j2"}
 SHELL = "/bin/sh"
@@ -107,14 +107,7 @@ def render_unit(spec: ServeSpec) -> str:
 
 def render_template(name: str, **context: Any) -> str:
     """Render ``templates/<name>``; template problems become one RenderError naming the file."""
-    try:
-        return _environment().get_template(name).render(**context)
-    except jinja2.TemplateSyntaxError as err:
-        raise RenderError(err.name or name, err.lineno, err.message or "") from err
-    except jinja2.TemplateNotFound as err:
-        raise RenderError(str(err), None, f"template not found in {TEMPLATES_DIR}") from err
-    except jinja2.UndefinedError as err:
-        raise RenderError(name, None, str(err)) from err
+    return render(_environment(), name, **context)
 
 
 def shell_command(argv: list[str] | tuple[str, ...]) -> str:
@@ -129,14 +122,7 @@ def _header(spec: ServeSpec) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
+    env = strict_environment(TEMPLATES_DIR, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(systemd_arg=systemd_arg, systemd_command=systemd_command,
                        systemd_env=systemd_env)
     return env
