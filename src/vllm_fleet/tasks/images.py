@@ -13,6 +13,8 @@ from vllm_fleet.images.localbase import LOCAL_BASE_IMAGE, ensure_local_base
 from vllm_fleet.images.manifest import load_manifest, manifest_path, record_manifest, write_manifest
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.images.render import write_dockerfile
+from vllm_fleet.paths import INVENTORY_DIR
+from vllm_fleet.serving.unitlint import verify_inventory_units
 
 _TARGET_HELP = "Build target from images/matrix.yaml: cuda, rocm or cpu."
 _VARIANT_HELP = {
@@ -95,11 +97,15 @@ def _push(manifest):
     return updated
 
 
-@task
-def lint(c):
-    """hadolint every Dockerfile the matrix can render (config: images/hadolint.yaml)."""
+@task(iterable=["inventory"], help={
+    "inventory": "Inventory whose hosts' units to verify (repeatable; default: every one in "
+                 "inventory/)."})
+def lint(c, inventory=None):
+    """hadolint every Dockerfile the matrix can render (config: images/hadolint.yaml) and
+    `systemd-analyze verify` the unit of every host."""
+    inventories = [Path(p) for p in inventory] if inventory else sorted(INVENTORY_DIR.glob("*.py"))
     try:
-        results = lint_all()
+        results = lint_all() + verify_inventory_units(inventories)
     except FleetError as err:
         raise Exit(str(err)) from None
     for result in results:
