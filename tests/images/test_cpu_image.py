@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from vllm_fleet.docker_engine import engine
@@ -72,3 +73,13 @@ def test_recorded_manifest_fixture_matches_the_image(cpu_manifest: ImageManifest
     assert recorded.env_vars == cpu_manifest.env_vars
     assert recorded.serve_flags == cpu_manifest.serve_flags
     assert recorded.vllm_version == cpu_manifest.vllm_version
+
+
+def test_the_image_serves_a_model_made_offline(kimi_tiny_server) -> None:
+    """`docker run IMAGE MODEL --flags` (the tiny model, flags from models/kimi-tiny.yaml)."""
+    assert httpx.get(f"{kimi_tiny_server.url}/health", timeout=10).status_code == 200
+    reply = httpx.post(f"{kimi_tiny_server.url}/v1/chat/completions", timeout=60, json={
+        "model": "kimi-tiny", "max_tokens": 64, "temperature": 0,
+        "messages": [{"role": "user", "content": "What is 2+2?"}]}).json()
+    assert reply["choices"][0]["message"]["content"]
+    assert reply["usage"]["completion_tokens"] > 0
