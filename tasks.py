@@ -7,7 +7,7 @@
 
 from invoke import Collection
 
-from vllm_fleet.tasks import images, plan, sandbox, smoke
+from vllm_fleet.tasks import bench, demo, evaluate, images, plan, sandbox, smoke
 
 ns = Collection()
 # Image pipeline: render, build, push, lint, base-image (top level: the DESIGN.md contract).
@@ -19,5 +19,10 @@ for task in plan.ns.tasks.values():
 # Does a live endpoint work the way clients need it to: invoke smoke --url URL --model NAME.
 for task in smoke.ns.tasks.values():
     ns.add_task(task)
+# Throughput and accuracy against the usage guide: invoke bench, bench.compare, eval.
+ns.add_collection(bench.ns)
+ns.add_collection(evaluate.ns)
 # The local test host: invoke sandbox.up / sandbox.down.
 ns.add_collection(sandbox.ns)
+# The embedded default: build -> deploy -> smoke on this machine.
+ns.add_task(demo.demo)

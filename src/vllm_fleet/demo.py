@@ -1,0 +1,135 @@
+"""The embedded default: the whole pipeline on one machine without a GPU.
+
+build (local base image, the `cpu` image) -> tiny Kimi-format model -> local hub -> sandbox host
+-> `pyinfra inventory/sandbox.py deploy/serve.py` -> smoke. The same templates, deploy files,
+unit and smoke suite as a GPU fleet; only the GPU is swapped for vLLM's CPU backend and the
+server for a local systemd container. Each stage reuses what is still valid, so a second run
+is quick.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vllm_fleet import sandbox
+from vllm_fleet.errors import FleetError
+from vllm_fleet.hub.container import start_hub
+from vllm_fleet.images.build import build_image
+from vllm_fleet.images.localbase import ensure_local_base
+from vllm_fleet.images.manifest import record_manifest
+from vllm_fleet.images.matrix import Matrix
+from vllm_fleet.images.site import site_build_options
+from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR, REPO_ROOT
+from vllm_fleet.serving.inventory import load_inventory
+from vllm_fleet.serving.plan import Planner
+from vllm_fleet.smoke.report import SmokeReport
+from vllm_fleet.smoke.runner import run_smoke
+from vllm_fleet.tinymodel.build import build_tiny_model
+
+SANDBOX_INVENTORY = INVENTORY_DIR / "sandbox.py"
+TINY_MODEL_DIR = BUILD_DIR / "kimi-tiny"
+HUB_REPOS = BUILD_DIR / "hub"
+HUB_LOCAL_PORT = 18080
+Log = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    url: str
+    model: str
+    image: str
+    unit: str
+    stages: dict[str, float] = field(default_factory=dict)
+    smoke: SmokeReport | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.stages.values())
+
+    def summary(self) -> list[str]:
+        """What ran, where the endpoint is, each stage's time and share, how to tear down."""
+        lines = [f"vllm-fleet demo: {self.model} at {self.url} ({self.seconds:.0f} s)",
+                 f"  {'stage':14} {'seconds':>8} {'share':>6}"]
+        lines += [f"  {name:14} {seconds:8.1f} {100 * seconds / self.seconds:5.0f}%"
+                  for name, seconds in self.stages.items()]
+        lines += [f"image {self.image}, unit {self.unit} on the sandbox host",
+                  f"try: invoke smoke --url {self.url} --model {self.model}",
+                  "tear down: invoke sandbox.down"]
+        return lines
+
+
+def run_demo(log: Log = print) -> DemoResult:
+    """Run every stage; raise FleetError naming the stage that failed."""
+    stages: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        log(f"==> {name}")
+        started = time.monotonic()
+        try:
+            yield
+        except FleetError as err:
+            raise FleetError(f"demo stage '{name}' failed: {err}") from err
+        stages[name] = time.monotonic() - started
+
+    with stage("cpu image"):
+        image = build_cpu_image(log)
+    with stage("tiny model"):
+        build_tiny_model(image, TINY_MODEL_DIR)
+    host = load_inventory(SANDBOX_INVENTORY)[0]
+    spec = Planner().spec(host)
+    with stage("local hub"):
+        publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
+        start_hub(HUB_REPOS, HUB_LOCAL_PORT, log=log)
+    with stage("sandbox host"):
+        sandbox.up(sandbox.config_from_inventory(), log=log)
+    with stage("deploy"):
+        deploy(log)
+    url = f"http://{host.name}:{spec.port}"
+    with stage("smoke"):
+        report = run_smoke(url, spec.served_model_name)
+    result = DemoResult(url=url, model=spec.served_model_name, image=image,
+                        unit=spec.unit.path, stages=stages, smoke=report)
+    if not report.passed:
+        raise FleetError(f"demo stage 'smoke' failed: {', '.join(c.name for c in report.failed)}")
+    return result
+
+
+def build_cpu_image(log: Log) -> str:
+    """The `cpu` image on the local base, with this machine's CA bundle and wheels; its
+    manifest goes to build/images/cpu.json, where the sandbox host's plan finds it."""
+    base = ensure_local_base(log=log)
+    target = Matrix().target("cpu").with_overrides(base_image=base)
+    result = build_image(target, site_build_options(), log=lambda _line: None)
+    record_manifest(target.name, result.image_id, result.tags, target.vllm_version,
+                    target.install_mode, target.base_image)
+    log(f"{result.tags[0]} ({result.cached_steps}/{result.steps} steps from cache)")
+    return result.tags[0]
+
+
+def publish_to_hub(model_dir: Path, repo_id: str) -> Path:
+    """Lay the model out as the hub serves it (build/hub/<org>/<name>), replacing older files."""
+    repo = HUB_REPOS / repo_id
+    shutil.rmtree(repo, ignore_errors=True)
+    shutil.copytree(model_dir, repo, ignore=shutil.ignore_patterns(".*"))
+    return repo
+
+
+def deploy(log: Log) -> None:
+    """The operator's command, as they would type it."""
+    command = [str(Path(sys.executable).parent / "pyinfra"), str(SANDBOX_INVENTORY.relative_to(
+        REPO_ROOT)), "deploy/serve.py", "-y"]
+    log("$ " + " ".join(["pyinfra", *command[1:]]))
+    proc = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    tail = "\n".join(proc.stdout.splitlines()[-25:])
+    if proc.returncode != 0:
+        raise FleetError(f"pyinfra exited {proc.returncode}:\n{tail}")
+    log(tail)

@@ -1,0 +1,49 @@
+"""The README's demo command end to end: `scripts/demo.sh` (bootstrap, then invoke demo) on this
+machine, twice: the second run reuses everything and is quicker."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from vllm_fleet import sandbox
+from vllm_fleet.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+STAGES = ("cpu image", "tiny model", "local hub", "sandbox host", "deploy", "smoke")
+
+
+@pytest.fixture
+def clean_up_after() -> Iterator[None]:
+    yield
+    sandbox.down(sandbox.config_from_inventory(), log=lambda _line: None)
+
+
+def _demo() -> tuple[str, float]:
+    started = time.monotonic()
+    proc = subprocess.run(["bash", "scripts/demo.sh"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=3000,
+                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COLUMNS": "120",
+                               "HOME": "/root"})
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return proc.stdout, time.monotonic() - started
+
+
+def test_demo_runs_build_deploy_smoke_and_reuses_on_a_second_run(clean_up_after) -> None:
+    first, _ = _demo()
+    assert "vllm-fleet demo: kimi-tiny at http://127.0.0.1:8000" in first
+    for stage in STAGES:
+        assert re.search(rf"^  {stage}\s+[\d.]+\s+\d+%$", first, re.MULTILINE), stage
+    assert re.search(r"│ tool_call\s+│ pass", first)
+    assert "tear down: invoke sandbox.down" in first
+    assert httpx.get("http://127.0.0.1:8000/health", timeout=10).status_code == 200
+
+    second, seconds = _demo()
+    assert re.search(r"Grand total\s+\d+\s+-\s+-", second), second[-3000:]
+    assert re.search(r"\(14/16 steps from cache\)", second), second[:1000]
+    print(f"warm demo: {seconds:.0f} s")

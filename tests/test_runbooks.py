@@ -1,0 +1,60 @@
+"""Every command in docs/runbooks/ runs, in order, against the sandbox host the demo deploys.
+
+The runbooks are written for a fleet ($INVENTORY, $HOST, $MODEL, $PROFILE); here those are the
+sandbox's values, so each command is the one an operator types, run for real: a runbook that
+drifts from the code fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vllm_fleet import sandbox
+from vllm_fleet.demo import run_demo
+from vllm_fleet.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
+ORDER = ["first-deployment", "change-profile", "rotate-hf-token", "replace-failed-host",
+         "failed-start"]
+SANDBOX = {"INVENTORY": "inventory/sandbox.py", "HOST": "127.0.0.1", "MODEL": "kimi-tiny",
+           "PROFILE": "cpu"}
+
+
+def commands(runbook: Path) -> list[str]:
+    """The `$ ` lines of the runbook's console blocks, in order."""
+    blocks = re.findall(r"```console\n(.*?)```", runbook.read_text(), flags=re.DOTALL)
+    return [line.strip()[2:] for block in blocks for line in block.splitlines()
+            if line.strip().startswith("$ ")]
+
+
+@pytest.fixture(scope="module")
+def deployed_sandbox() -> Iterator[None]:
+    run_demo(log=lambda _line: None)
+    yield
+    sandbox.down(sandbox.config_from_inventory(), log=lambda _line: None)
+
+
+def test_every_runbook_is_listed_and_has_commands() -> None:
+    assert sorted(p.stem for p in RUNBOOKS.glob("*.md") if p.stem != "README") == sorted(ORDER)
+    for name in ORDER:
+        assert commands(RUNBOOKS / f"{name}.md"), name
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_runbook_commands_run(name: str, deployed_sandbox: None) -> None:
+    env = {**os.environ, **SANDBOX, "HF_TOKEN": f"hf_runbook{secrets.token_hex(6)}",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for command in commands(RUNBOOKS / f"{name}.md"):
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=REPO_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=1200)
+        assert proc.returncode == 0, f"{name}: $ {command}\n{proc.stdout[-3000:]}"
