@@ -1,0 +1,101 @@
+"""Measure the deploy on the sandbox host, for the deploy issue's closing note:
+
+- first deploy onto a fresh host, and a no-op redeploy;
+- the unit's time-to-ready against a bare `docker run` of the same command, image, model and
+  caches in the same host (goal: at most 1.05x);
+- restart-to-ready against first-start-to-ready with the compile cache (VLLM_CACHE_ROOT)
+  persisted on the host (goal: at most 0.5x). The tiny model's profile runs --enforce-eager
+  (no compile), so this part turns torch.compile on with a host override.
+
+    .venv/bin/python benchmarks/deploy_timing.py
+
+It replaces any sandbox that is up, and removes it at the end.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from vllm_fleet import sandbox
+from vllm_fleet.demo import (
+    HUB_LOCAL_PORT,
+    HUB_REPOS,
+    TINY_MODEL_DIR,
+    build_cpu_image,
+    publish_to_hub,
+)
+from vllm_fleet.hub.container import start_hub
+from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
+from vllm_fleet.serving.inventory import load_inventory
+from vllm_fleet.serving.plan import Planner
+from vllm_fleet.serving.units import command
+from vllm_fleet.tinymodel.build import build_tiny_model
+
+PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+HEALTH = "http://127.0.0.1:8000/health"
+COMPILE = 'serve_flags={"enforce-eager": false}'
+
+
+def deploy(*extra: str) -> float:
+    started = time.monotonic()
+    subprocess.run([PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *extra],
+                   cwd=REPO_ROOT, check=True, capture_output=True)
+    return time.monotonic() - started
+
+
+def on_host(script: str) -> None:
+    subprocess.run(["docker", "exec", sandbox.CONTAINER, "sh", "-c", script], check=True,
+                   capture_output=True)
+
+
+def ready_after(start: str) -> float:
+    """Seconds from running ``start`` on the host to /health answering 200."""
+    started = time.monotonic()
+    on_host(start)
+    while True:
+        try:
+            if httpx.get(HEALTH, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+
+
+def main() -> None:
+    config = sandbox.config_from_inventory()
+    image = build_cpu_image(log=lambda _line: None)
+    build_tiny_model(image, TINY_MODEL_DIR)
+    spec = Planner().spec(load_inventory(INVENTORY_DIR / "sandbox.py")[0])
+    sandbox.down(config, log=lambda _line: None)  # also removes an old hub container
+    sandbox.up(config, log=lambda _line: None)
+    publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
+    start_hub(HUB_REPOS, HUB_LOCAL_PORT, log=lambda _line: None)
+    try:
+        rows = [("first deploy (fresh host)", deploy()), ("no-op redeploy", deploy())]
+        unit = ready_after("systemctl restart vllm-serve")
+        on_host("systemctl stop vllm-serve")
+        bare = ready_after(f"nohup {shlex.join(command(spec))} >/tmp/bare.log 2>&1 &")
+        on_host("docker rm -f vllm-serve")
+        rows += [("unit restart to ready (eager)", unit), ("bare docker run to ready", bare)]
+        deploy("--data", COMPILE)  # torch.compile on: the unit changes, one restart
+        on_host("systemctl stop vllm-serve && rm -rf /var/lib/vllm-fleet/vllm-cache/*")
+        cold = ready_after("systemctl start vllm-serve")
+        warm = ready_after("systemctl restart vllm-serve")
+        rows += [("first start, empty compile cache", cold),
+                 ("restart, persisted compile cache", warm)]
+    finally:
+        sandbox.down(config, log=lambda _line: None)
+    for name, seconds in rows:
+        print(f"{name:36} {seconds:7.1f} s")
+    print(f"unit / bare time-to-ready: {unit / bare:.2f}x (goal <= 1.05x)")
+    print(f"restart / first start with compile cache: {warm / cold:.2f}x (goal <= 0.5x)")
+
+
+if __name__ == "__main__":
+    main()
