@@ -42,10 +42,13 @@ def install_image() -> None:
 
 
 def export_image(ref: str, image_id: str) -> Path:
-    """``docker save`` of ``ref`` on the controller, cached per image id."""
+    """``docker save`` of ``ref`` on the controller, cached for the image id being deployed
+    (archives of other ids are removed: each is gigabytes)."""
     archive = ARCHIVE_DIR / f"{image_id.removeprefix('sha256:')[:16]}.tar"
     if not archive.exists():
         ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
+        for old in ARCHIVE_DIR.glob("*.tar"):
+            old.unlink()
         partial = archive.with_suffix(".partial")
         with partial.open("wb") as handle:
             for chunk in engine().images.get(ref).save(named=True):
