@@ -82,16 +82,9 @@ class Target:
         *,
         base_image: str | None = None,
         vllm_version: str | None = None,
-        install_mode: str | None = None,
         non_root: bool | None = None,
-        matrix: Matrix | None = None,
     ) -> Target:
         """Return a copy with build options applied (options win over the matrix)."""
-        target = self
-        if install_mode and install_mode != self.install_mode:
-            if matrix is None:
-                raise ValueError("changing install_mode needs the matrix")
-            target = matrix.target(self.name, install_mode=install_mode)
         changes: dict[str, Any] = {}
         if base_image:
             _check_pinned("--base-image", "", base_image)
@@ -103,7 +96,7 @@ class Target:
             changes["vllm_version"] = vllm_version
         if non_root is not None:
             changes["non_root"] = non_root
-        return replace(target, **changes)
+        return replace(self, **changes)
 
 
 class Matrix:
