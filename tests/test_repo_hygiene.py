@@ -21,4 +21,4 @@ def test_ci_runs_the_readmes_test_command() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert "scripts/test.sh" in readme
-    assert "exec bash scripts/test.sh\n" in ci
+    assert "exec ./scripts/test.sh\n" in ci
