@@ -44,8 +44,11 @@ COMPILE = 'serve_flags={"enforce-eager": false}'
 
 def deploy(*extra: str) -> float:
     started = time.monotonic()
-    subprocess.run([PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *extra],
-                   cwd=REPO_ROOT, check=True, capture_output=True)
+    proc = subprocess.run([PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *extra],
+                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"deploy {' '.join(extra)} failed:\n{proc.stdout[-3000:]}")
     return time.monotonic() - started
 
 

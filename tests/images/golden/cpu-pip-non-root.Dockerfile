@@ -45,9 +45,9 @@ RUN if [ -s /tmp/build-extras/ca-bundle.crt ]; then \
 ######################## RUNTIME IMAGE ########################
 FROM debian:12.12-slim
 # Python 3.11 from the base's distribution; fails early if the base does not ship it.
-# Also from it: libnuma1, g++ (images/matrix.yaml: runtime_packages).
+# Also from it: libnuma1, g++, python3.11-dev (images/matrix.yaml: runtime_packages).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3.11 python3.11-venv ca-certificates libnuma1 g++ \
+    && apt-get install -y --no-install-recommends python3.11 python3.11-venv ca-certificates libnuma1 g++ python3.11-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/vllm /opt/vllm
 ENV PATH=/opt/vllm/bin:$PATH
