@@ -17,12 +17,12 @@ and fails when ``drop > max_stderr_drop``. The guide's own TP8 -> TP8+DCP8 step 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vllm_fleet.bench.results import read_json_object
 from vllm_fleet.errors import ConfigError, ResultFileError, UnknownNameError
 from vllm_fleet.paths import BENCHMARKS_DIR
 from vllm_fleet.schema import Field, check_fields, load_yaml
@@ -161,7 +161,7 @@ def load_gates(path: Path = GATES_FILE) -> GateSpec:
 
 def read_score(results_file: Path, spec: GateSpec) -> Score:
     """The gate's score from an lm-eval results JSON (``results_<date>.json``)."""
-    data = _json_object(results_file)
+    data = read_json_object(results_file, "lm-eval's results file")
     task_results = _dig(results_file, data, "results", spec.task)
     if spec.result_key not in task_results:
         raise ResultFileError(results_file, f"results.{spec.task}.{spec.result_key}",
@@ -194,18 +194,6 @@ def _baselines(path: Path, profiles: dict) -> dict[str, Baseline]:
     if not baselines:
         raise ConfigError(path, "profiles", "no profile defined; add at least one baseline")
     return baselines
-
-
-def _json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ResultFileError(path, "", "file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ResultFileError(path, "", f"not a JSON file ({err})") from None
-    if not isinstance(data, dict):
-        raise ResultFileError(path, "", "expected a JSON object (lm-eval's results file)")
-    return data
 
 
 def _dig(path: Path, data: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -77,14 +77,7 @@ def load_result(path: Path | str, label: str | None = None) -> BenchResult:
     """Read a --save-result file. The label is ``label``, else the run's own ``--label``, else
     the file name without .json."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultFileError(path, "", "file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ResultFileError(path, "", f"not a JSON file ({err})") from None
-    if not isinstance(data, dict):
-        raise ResultFileError(path, "", "expected a JSON object (a --save-result file)")
+    data = read_json_object(path, "a --save-result file")
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ResultFileError(path, missing[0], "missing (is this a `vllm bench serve "
@@ -109,3 +102,17 @@ def summary_lines(result: BenchResult, extra: list[tuple[str, str]] | None = Non
             lines.append(f"{label:<40} {shown:<10}")
     lines.append("=" * 50)
     return lines
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``, or one ResultFileError naming the file and ``what`` it
+    should have been."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ResultFileError(path, "", "file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultFileError(path, "", f"not a JSON file ({err})") from None
+    if not isinstance(data, dict):
+        raise ResultFileError(path, "", f"expected a JSON object ({what})")
+    return data
