@@ -22,20 +22,20 @@ from pathlib import Path
 
 import httpx
 
-from vllm_fleet import sandbox
-from vllm_fleet.demo import (
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.demo import (
     HUB_LOCAL_PORT,
     HUB_REPOS,
     TINY_MODEL_DIR,
     build_cpu_image,
     publish_to_hub,
 )
-from vllm_fleet.hub.container import start_hub
+from vllm_fleet.local.hub.container import start_hub
+from vllm_fleet.local.tinymodel.build import build_tiny_model
 from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.units import command
-from vllm_fleet.tinymodel.build import build_tiny_model
 
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 HEALTH = "http://127.0.0.1:8000/health"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from vllm_fleet.docker_engine import engine
 from vllm_fleet.images.build import BuildResult, build_image
-from vllm_fleet.images.localbase import ensure_local_base
 from vllm_fleet.images.matrix import Matrix, Target
 from vllm_fleet.images.site import site_build_options
+from vllm_fleet.local.localbase import ensure_local_base
 
 
 def build(target: Target, build_dir: Path) -> BuildResult:

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from vllm_fixtures import SERVED_NAME, start_server
 from vllm_fleet.docker_engine import engine
+from vllm_fleet.local.tinymodel import build_tiny_model
 from vllm_fleet.paths import BUILD_DIR
 from vllm_fleet.smoke import SmokeReport, run_smoke
-from vllm_fleet.tinymodel import build_tiny_model
 
 
 def newest_cpu_image() -> str:

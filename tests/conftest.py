@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from vllm_fleet import sandbox
 from vllm_fleet.images.build import build_image
-from vllm_fleet.images.localbase import ensure_local_base
 from vllm_fleet.images.manifest import ImageManifest, record_manifest
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.images.site import site_build_options
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.localbase import ensure_local_base
 
 pytest_plugins = ["vllm_fixtures"]
 

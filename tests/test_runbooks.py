@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from vllm_fleet import sandbox
-from vllm_fleet.demo import run_demo
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.demo import run_demo
 from vllm_fleet.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow

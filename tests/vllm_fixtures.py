@@ -37,9 +37,9 @@ import pytest
 from docker.models.containers import Container
 
 from vllm_fleet.docker_engine import engine
+from vllm_fleet.local.tinymodel import build_tiny_model
 from vllm_fleet.serving.models import load_model
 from vllm_fleet.serving.spec import flag_args
-from vllm_fleet.tinymodel import build_tiny_model
 
 MODEL = load_model("kimi-tiny")
 PROFILE = MODEL.profiles["cpu"]

@@ -11,7 +11,7 @@ image_target = "cpu"
 # The deploy copies the local image onto the host (docker save | docker load): nothing to pull.
 image_pull = False
 
-# The local hub container on the sandbox network (vllm_fleet.hub), standing in for huggingface.co.
+# The local hub container on the sandbox network (vllm_fleet.local.hub), standing in for the Hub.
 hf_endpoint = "http://vllm-fleet-hub:8080"
 # The tiny model loads in under a minute on the CPU.
 ready_timeout_s = 300

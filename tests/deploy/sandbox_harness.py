@@ -18,8 +18,8 @@ import httpx
 import pytest
 import testinfra
 
-from vllm_fleet import sandbox
-from vllm_fleet.hub.container import HUB_CONTAINER, HubContainer, start_hub
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.hub.container import HUB_CONTAINER, HubContainer, start_hub
 from vllm_fleet.paths import REPO_ROOT
 from vllm_fleet.serving.models import load_model
 

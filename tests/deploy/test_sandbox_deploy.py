@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vllm_fleet import sandbox
-from vllm_fleet.hub.container import HubContainer
 from vllm_fleet.images.manifest import ImageManifest
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.hub.container import HubContainer
 
 from .sandbox_harness import MODEL, URL, Deployment, chat, first_deploy, invocation, totals
 

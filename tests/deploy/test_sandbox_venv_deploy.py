@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vllm_fleet import sandbox
-from vllm_fleet.hub.container import HubContainer
 from vllm_fleet.images.manifest import ImageManifest
 from vllm_fleet.images.site import site_build_options
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.hub.container import HubContainer
 
 from .sandbox_harness import URL, Deployment, chat, first_deploy, invocation, totals
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from invoke import Collection, Exit, task
 from rich.console import Console
 
-from vllm_fleet.demo import run_demo
 from vllm_fleet.errors import FleetError
+from vllm_fleet.local.demo import run_demo
 
 
 @task

@@ -9,10 +9,10 @@ from invoke import Collection, Exit, task
 from vllm_fleet.errors import FleetError
 from vllm_fleet.images.build import BuildOptions, build_image, push_image
 from vllm_fleet.images.lint import lint_all
-from vllm_fleet.images.localbase import LOCAL_BASE_IMAGE, ensure_local_base
 from vllm_fleet.images.manifest import load_manifest, manifest_path, record_manifest, write_manifest
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.images.render import write_dockerfile
+from vllm_fleet.local.localbase import LOCAL_BASE_IMAGE, ensure_local_base
 from vllm_fleet.paths import INVENTORY_DIR
 from vllm_fleet.serving.unitlint import verify_inventory_units
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke import Collection, Exit, task
 
-from vllm_fleet import sandbox
 from vllm_fleet.errors import FleetError
+from vllm_fleet.local import sandbox
 
 
 @task

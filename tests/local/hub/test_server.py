@@ -10,7 +10,7 @@ import pytest
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
-from vllm_fleet.hub.server import HubServer
+from vllm_fleet.local.hub.server import HubServer
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import docker.errors
 
 from vllm_fleet.docker_engine import engine
 from vllm_fleet.errors import FleetError
-from vllm_fleet.sandbox import HOST_IMAGE, LABEL, NETWORK, ensure_host_image, ensure_network
+from vllm_fleet.local.sandbox import HOST_IMAGE, LABEL, NETWORK, ensure_host_image, ensure_network
 
 HUB_CONTAINER = "vllm-fleet-hub"
 HUB_PORT = 8080

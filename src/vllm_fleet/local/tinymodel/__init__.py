@@ -6,6 +6,6 @@ then serves it, and ``invoke smoke`` passes every check against it. Facts behind
 shared notes KIMI-TINY.md.
 """
 
-from vllm_fleet.tinymodel.build import build_tiny_model
+from vllm_fleet.local.tinymodel.build import build_tiny_model
 
 __all__ = ["build_tiny_model"]

@@ -23,14 +23,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vllm_fleet.docker_engine import engine, image_exists
 from vllm_fleet.errors import FleetError
-from vllm_fleet.images.localbase import ensure_local_base
+from vllm_fleet.local.localbase import ensure_local_base
 from vllm_fleet.paths import IMAGES_DIR, INVENTORY_DIR, REPO_ROOT
 
 HOST_IMAGE = "vllm-fleet-local/sandbox-host:bookworm"
 HOST_DOCKERFILE_DIR = IMAGES_DIR / "sandbox-host"
 CONTAINER = "vllm-fleet-sandbox"
 DOCKER_VOLUME = "vllm-fleet-sandbox-docker"
-# The sandbox's own network: the local hub container (vllm_fleet.hub) joins it, so the host
+# The sandbox's own network: the local hub container (vllm_fleet.local.hub) joins it, so the host
 # reaches it by name, as a real host reaches huggingface.co or a site mirror.
 NETWORK = "vllm-fleet-sandbox"
 LABEL = "ai.vllm-fleet.sandbox"

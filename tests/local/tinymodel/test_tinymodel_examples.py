@@ -15,9 +15,9 @@ import jinja2.ext
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from vllm_fleet.local.tinymodel import train
 from vllm_fleet.smoke.argschema import schema_problems
 from vllm_fleet.smoke.cases import load_cases
-from vllm_fleet.tinymodel import train
 
 CASES = load_cases()
 DATA = CASES.as_json_data()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from vllm_fleet.errors import TinyModelError
+from vllm_fleet.local.tinymodel import build_tiny_model
+from vllm_fleet.local.tinymodel.build import HASH_FILE, MODEL_FILES, TRAIN_SCRIPT, build_digest
 from vllm_fleet.smoke.cases import DEFAULT_CASES, load_cases
-from vllm_fleet.tinymodel import build_tiny_model
-from vllm_fleet.tinymodel.build import HASH_FILE, MODEL_FILES, TRAIN_SCRIPT, build_digest
 
 NO_IMAGE = "vllm-fleet-test/no-such-image:none"  # any Docker use would fail on it
 
@@ -46,7 +46,7 @@ def test_changed_cases_mean_a_new_build_that_replaces_the_old(
         for name in MODEL_FILES:
             (model / name).write_text("new")
 
-    monkeypatch.setattr("vllm_fleet.tinymodel.build._train_in_container", fake_train)
+    monkeypatch.setattr("vllm_fleet.local.tinymodel.build._train_in_container", fake_train)
     assert build_tiny_model(NO_IMAGE, out, cases) == out.resolve()
     assert len(seen) == 1 and seen[0]["image"] == NO_IMAGE
     assert seen[0]["cases"]["chat"]["messages"][0]["content"] == "What is 3+3?"
@@ -64,7 +64,7 @@ def test_a_failed_build_keeps_the_old_model(tmp_path: Path,
     def failing(*_args: object) -> None:
         raise TinyModelError("trainer exited with 1", ["did not fit"])
 
-    monkeypatch.setattr("vllm_fleet.tinymodel.build._train_in_container", failing)
+    monkeypatch.setattr("vllm_fleet.local.tinymodel.build._train_in_container", failing)
     with pytest.raises(TinyModelError, match=r"trainer exited with 1\ndid not fit"):
         build_tiny_model(NO_IMAGE, out, cases)
     assert (out / HASH_FILE).read_text().strip() == digest_for()

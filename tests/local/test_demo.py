@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from vllm_fleet import sandbox
+from vllm_fleet.local import sandbox
 from vllm_fleet.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow

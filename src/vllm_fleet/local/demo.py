@@ -18,20 +18,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vllm_fleet import sandbox
 from vllm_fleet.errors import FleetError
-from vllm_fleet.hub.container import start_hub
 from vllm_fleet.images.build import build_image
-from vllm_fleet.images.localbase import ensure_local_base
 from vllm_fleet.images.manifest import record_manifest
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.images.site import site_build_options
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.hub.container import start_hub
+from vllm_fleet.local.localbase import ensure_local_base
+from vllm_fleet.local.tinymodel.build import build_tiny_model
 from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR, REPO_ROOT
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.smoke.report import SmokeReport
 from vllm_fleet.smoke.runner import run_smoke
-from vllm_fleet.tinymodel.build import build_tiny_model
 
 SANDBOX_INVENTORY = INVENTORY_DIR / "sandbox.py"
 TINY_MODEL_DIR = BUILD_DIR / "kimi-tiny"

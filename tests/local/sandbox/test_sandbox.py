@@ -11,8 +11,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from vllm_fleet import sandbox
 from vllm_fleet.docker_engine import engine
+from vllm_fleet.local import sandbox
 
 pytestmark = pytest.mark.slow
 
