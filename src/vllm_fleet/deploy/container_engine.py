@@ -10,7 +10,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, systemd
 
-from vllm_fleet.deploy.context import fail, host_spec, host_value
+from vllm_fleet.deploy.context import host_settings, host_spec
 from vllm_fleet.deploy.drivers import apt_update_after
 from vllm_fleet.serving.units import render_template
 
@@ -24,14 +24,12 @@ def install_container_engine() -> None:
     spec = host_spec()
     if spec.runtime != "container":
         return
-    source = host_value("docker_source")
+    source = host_settings().docker_source
     if source == "distro":
         packages = apt.packages(name="Install Docker (distribution)", packages=["docker.io"],
                                 update=True, cache_time=3600)
-    elif source == "docker":
+    else:  # "docker": the schema allows only these two
         packages = _install_from_docker_repo()
-    else:
-        fail(f"docker_source: unknown source {source!r}; valid: distro, docker")
     config = files.put(
         name=f"Write {DAEMON_JSON}",
         src=io.StringIO(daemon_json(nvidia=spec.gpu_vendor == "nvidia")),
@@ -49,8 +47,8 @@ def daemon_json(nvidia: bool) -> str:
     """The engine configuration: json-file logs rotated per host data; the NVIDIA runtime (the
     entry `nvidia-ctk runtime configure --runtime=docker` writes) where GPUs are NVIDIA's."""
     return render_template("docker-daemon.json.j2", nvidia=nvidia,
-                           max_size=host_value("docker_log_max_size"),
-                           max_file=host_value("docker_log_max_file"))
+                           max_size=host_settings().docker_log_max_size,
+                           max_file=host_settings().docker_log_max_file)
 
 
 def _install_from_docker_repo():
@@ -58,7 +56,7 @@ def _install_from_docker_repo():
     os_id = distro["name"].lower().split()[0]
     codename = distro["release_meta"].get("CODENAME") or distro["release_meta"].get(
         "VERSION_CODENAME")
-    repo = host_value("docker_repo_url")
+    repo = host_settings().docker_repo_url
     apt.packages(name="Tools for Docker's repository", packages=["ca-certificates", "curl"],
                  update=True, cache_time=3600)
     files.download(name="Docker's apt key", src=f"{repo}/{os_id}/gpg", dest=DOCKER_KEYRING,

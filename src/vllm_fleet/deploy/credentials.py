@@ -14,7 +14,7 @@ from pathlib import Path
 from pyinfra.api import deploy
 from pyinfra.operations import files
 
-from vllm_fleet.deploy.context import fail, host_spec, host_value, restart_when_changed
+from vllm_fleet.deploy.context import fail, host_settings, host_spec, restart_when_changed
 from vllm_fleet.serving.spec import Credential
 
 
@@ -23,7 +23,7 @@ def install_credentials() -> None:
     spec = host_spec()
     if not spec.credentials:
         return
-    files.directory(name="Secrets directory (root only)", path=host_value("vllm_secrets_dir"),
+    files.directory(name="Secrets directory (root only)", path=host_settings().vllm_secrets_dir,
                     user="root", group="root", mode="0700")
     for credential in spec.credentials:
         op = files.put(

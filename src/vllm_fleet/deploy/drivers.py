@@ -19,7 +19,7 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import KernelVersion, LinuxDistribution
 from pyinfra.operations import apt, files, server, systemd
 
-from vllm_fleet.deploy.context import fail, host_spec, host_value
+from vllm_fleet.deploy.context import fail, host_settings, host_spec
 from vllm_fleet.deploy.facts import CommandStatus
 
 KEYRINGS = "/etc/apt/keyrings"
@@ -40,42 +40,43 @@ def _supported_release() -> dict[str, str]:
     distro = host.get_fact(LinuxDistribution)
     version = f"{distro['major']}.{distro['minor']:02d}" if distro.get("minor") is not None \
         else str(distro.get("major"))
-    supported = host_value("driver_distros")
+    supported = host_settings().driver_distros
     if distro.get("name") != "Ubuntu" or version not in supported:
         fail(f"driver_distros: GPU drivers are installed on Ubuntu {', '.join(supported)}; "
              f"this host runs {distro.get('name')} {version}")
     return supported[version]
 
 
-def _packages(key: str, branch: str = "") -> list[str]:
-    return [name.format(branch=branch) for name in host_value(key)]
+def _packages(names: list[str], branch: str = "") -> list[str]:
+    return [name.format(branch=branch) for name in names]
 
 
 def _nvidia(release: dict[str, str]):
-    branch = str(host_value("nvidia_driver_branch"))
-    repo = f"{host_value('nvidia_cuda_repo_url')}/{release['cuda']}/x86_64"
-    keyring_deb = f"{DOWNLOADS}/{host_value('nvidia_cuda_keyring_deb')}"
+    settings = host_settings()
+    branch = settings.nvidia_driver_branch
+    repo = f"{settings.nvidia_cuda_repo_url}/{release['cuda']}/x86_64"
+    keyring_deb = f"{DOWNLOADS}/{settings.nvidia_cuda_keyring_deb}"
     files.directory(name=f"Directory {DOWNLOADS}", path=DOWNLOADS, mode="0755")
     fetched = files.download(name="NVIDIA CUDA repository keyring package",
-                             src=f"{repo}/{host_value('nvidia_cuda_keyring_deb')}",
+                             src=f"{repo}/{settings.nvidia_cuda_keyring_deb}",
                              dest=keyring_deb)
     keyring = apt.deb(name="Install the CUDA repository keyring", src=keyring_deb,
                       _if=fetched.did_change)
     toolkit_key = f"{KEYRINGS}/nvidia-container-toolkit.asc"
-    toolkit_url = host_value("nvidia_toolkit_repo_url")
+    toolkit_url = settings.nvidia_toolkit_repo_url
     files.download(name="NVIDIA Container Toolkit key", src=f"{toolkit_url}/gpgkey",
                    dest=toolkit_key, mode="0644")
     toolkit_repo = apt.repo(name="NVIDIA Container Toolkit repository",
                             src=f"deb [signed-by={toolkit_key}] {toolkit_url}/stable/deb/$(ARCH) /",
                             filename="nvidia-container-toolkit")
-    packages = _packages("nvidia_driver_packages", branch) + _kernel_headers()
-    if host_value("nvidia_nvswitch"):
-        packages += _packages("nvidia_nvswitch_packages", branch)
+    packages = _packages(settings.nvidia_driver_packages, branch) + _kernel_headers()
+    if settings.nvidia_nvswitch:
+        packages += _packages(settings.nvidia_nvswitch_packages, branch)
     driver = _driver_packages(f"NVIDIA driver {branch}", packages, keyring, toolkit_repo)
-    apt.packages(name="NVIDIA Container Toolkit", packages=_packages("nvidia_toolkit_packages"),
+    apt.packages(name="NVIDIA Container Toolkit", packages=settings.nvidia_toolkit_packages,
                  **apt_update_after(keyring, toolkit_repo))
     services = ["nvidia-persistenced.service"]
-    if host_value("nvidia_nvswitch"):
+    if settings.nvidia_nvswitch:
         services.append("nvidia-fabricmanager.service")
     for unit in services:
         systemd.service(name=f"{unit} running and enabled", service=unit, running=True,
@@ -85,7 +86,8 @@ def _nvidia(release: dict[str, str]):
 
 
 def _amd(release: dict[str, str]):
-    base = host_value("rocm_repo_url")
+    settings = host_settings()
+    base = settings.rocm_repo_url
     key = f"{KEYRINGS}/rocm.gpg.asc"
     files.download(name="ROCm repository key", src=f"{base}/rocm/rocm.gpg.key", dest=key,
                    mode="0644")
@@ -93,17 +95,17 @@ def _amd(release: dict[str, str]):
     sources = [
         apt.repo(name="amdgpu repository", filename="amdgpu",
                  src=f"deb [arch=amd64 signed-by={key}] {base}/amdgpu/"
-                     f"{host_value('amdgpu_repo_version')}/ubuntu {codename} main"),
+                     f"{settings.amdgpu_repo_version}/ubuntu {codename} main"),
         apt.repo(name="ROCm repository", filename="rocm",
                  src=f"deb [arch=amd64 signed-by={key}] {base}/rocm/apt/"
-                     f"{host_value('rocm_version')} {codename} main"),
+                     f"{settings.rocm_version} {codename} main"),
     ]
     files.put(name="Prefer repo.radeon.com packages over the distribution's",
               src=io.StringIO("Package: *\nPin: release o=repo.radeon.com\nPin-Priority: 600\n"),
               dest="/etc/apt/preferences.d/rocm-pin-600", mode="0644")
-    driver = _driver_packages("amdgpu driver and amd-smi",
-                              _packages("rocm_driver_packages") + _kernel_headers(), *sources)
-    for user in host_value("amd_gpu_users"):
+    packages = settings.rocm_driver_packages + _kernel_headers()
+    driver = _driver_packages("amdgpu driver and amd-smi", packages, *sources)
+    for user in settings.amd_gpu_users:
         server.user(name=f"{user} in the render and video groups", user=user,
                     groups=["render", "video"], append=True)
     # Automatic NUMA balancing stalls GPU memory access on MI300X (AMD's tuning guide).
@@ -153,7 +155,7 @@ def _verify_when_installed(driver: DriverChange, command: str, tool: str) -> Non
 def _reboot_if_asked(driver: DriverChange, vendor: str) -> None:
     if not driver.installs:
         return
-    if host_value("reboot"):
+    if host_settings().reboot:
         server.reboot(name=f"Reboot for the new {vendor} driver", _if=driver.op.did_change)
     else:
         logger.warning(f"    [{host.name}] installing {', '.join(driver.installs)}: reboot "

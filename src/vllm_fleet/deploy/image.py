@@ -13,7 +13,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import docker, files, server
 
-from vllm_fleet.deploy.context import fail, host_spec, host_value, restart_when_changed
+from vllm_fleet.deploy.context import fail, host_settings, host_spec, restart_when_changed
 from vllm_fleet.deploy.facts import DockerImageId
 from vllm_fleet.docker_engine import engine
 from vllm_fleet.paths import BUILD_DIR
@@ -34,7 +34,7 @@ def install_image() -> None:
         host.noop(f"{spec.image} is already on the host")
         return
     archive = export_image(spec.image, wanted)
-    remote = f"{host_value('vllm_data_dir')}/images/{archive.name}"
+    remote = f"{host_settings().vllm_data_dir}/images/{archive.name}"
     files.put(name=f"Copy {spec.image} to the host", src=str(archive), dest=remote, mode="0600")
     load = server.shell(name=f"Load {spec.image}",
                         commands=[f"docker load -i {remote}", f"rm -f {remote}"])

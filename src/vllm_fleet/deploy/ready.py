@@ -13,7 +13,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
 from pyinfra.operations import python
 
-from vllm_fleet.deploy.context import host_value
+from vllm_fleet.deploy.context import host_settings
 from vllm_fleet.deploy.credentials import read_secret
 from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.smoke.runner import run_smoke
@@ -23,7 +23,7 @@ JOURNAL_LINES = 40
 
 def endpoint_url(spec: ServeSpec) -> str:
     """Where the controller reaches this host's server (host data ``vllm_url`` overrides)."""
-    return host_value("vllm_url") or f"http://{host.name}:{spec.port}"
+    return host_settings().vllm_url or f"http://{host.name}:{spec.port}"
 
 
 @deploy("Ready gate")
@@ -35,7 +35,7 @@ def ready_gate(spec: ServeSpec, started) -> None:
 
 def wait_then_smoke(spec: ServeSpec) -> None:
     wait_for_health(spec)
-    if host_value("ready_smoke"):
+    if host_settings().ready_smoke:
         smoke(spec)
 
 
@@ -53,7 +53,7 @@ def smoke(spec: ServeSpec) -> None:
 
 def wait_for_health(spec: ServeSpec) -> None:
     url = f"{endpoint_url(spec)}/health"
-    timeout = float(host_value("ready_timeout_s"))
+    timeout = host_settings().ready_timeout_s
     unit = f"{spec.unit.name}.service"
     started = time.monotonic()
     restarts = _unit_state(unit).get("NRestarts", "0")

@@ -13,7 +13,7 @@ from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server
 from pyinfra.operations.util import any_changed
 
-from vllm_fleet.deploy.context import fail, host_spec, host_value, restart_when_changed
+from vllm_fleet.deploy.context import fail, host_settings, host_spec, restart_when_changed
 from vllm_fleet.images.matrix import Matrix, Target
 from vllm_fleet.images.render import render_venv_script
 
@@ -28,18 +28,18 @@ def install_venv() -> None:
         return
     target = venv_target(spec.image_target)
     venv = spec.unit.venv_dir
-    extras = f"{host_value('vllm_data_dir')}/venv-extras"
+    extras = f"{host_settings().vllm_data_dir}/venv-extras"
     apt.packages(name=f"Python {target.python_version} and runtime libraries",
                  packages=[f"python{target.python_version}", f"python{target.python_version}-venv",
                            "ca-certificates", *target.mode.get("runtime_packages", [])],
                  update=True, cache_time=3600)
     inputs = _site_inputs(extras)
-    script_path = f"{host_value('vllm_data_dir')}/venv-install.sh"
+    script_path = f"{host_settings().vllm_data_dir}/venv-install.sh"
     script = files.put(
         name=f"Install script for vLLM {target.vllm_version} ({target.name})",
         src=io.StringIO(render_venv_script(
-            target, venv, extras, index_url=host_value("site_pip_index_url") or "",
-            torch_index_url="" if host_value("site_wheelhouse") else None)),
+            target, venv, extras, index_url=host_settings().site_pip_index_url or "",
+            torch_index_url="" if host_settings().site_wheelhouse else None)),
         dest=script_path, mode="0755")
     installed = host.get_fact(Command, f"test -x {venv}/bin/vllm && echo yes || echo no")
     # A missing venv is installed; an existing one only when its recipe or inputs changed.
@@ -63,11 +63,11 @@ def _site_inputs(extras: str) -> list:
     """Copy the controller's CA bundle and wheels (host data) next to the install script."""
     ops = [files.directory(name=f"Directory {extras}/wheels", path=f"{extras}/wheels",
                            mode="0755")]
-    bundle = host_value("site_ca_bundle")
+    bundle = host_settings().site_ca_bundle
     if bundle:
         ops.append(files.put(name="Site CA bundle", src=str(Path(bundle).expanduser()),
                              dest=f"{extras}/ca-bundle.crt", mode="0644"))
-    wheelhouse = host_value("site_wheelhouse")
+    wheelhouse = host_settings().site_wheelhouse
     if wheelhouse:
         wheels = sorted(Path(wheelhouse).expanduser().glob("*.whl"))
         if not wheels:

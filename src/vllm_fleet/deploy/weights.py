@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
-from vllm_fleet.deploy.context import fail, host_spec, host_value
+from vllm_fleet.deploy.context import fail, host_settings, host_spec
 from vllm_fleet.deploy.facts import FreeBytes, HubSnapshot
 from vllm_fleet.serving.spec import ServeSpec
 
@@ -38,7 +38,7 @@ def download_weights() -> None:
 def check_free_space(spec: ServeSpec) -> None:
     """Stop before the download when the data disk cannot hold it (needed vs free, in GB)."""
     weights = spec.weights
-    needed = int(weights.size_bytes * (1 + float(host_value("weights_free_space_margin"))))
+    needed = int(weights.size_bytes * (1 + host_settings().weights_free_space_margin))
     free = host.get_fact(FreeBytes, path=weights.host_cache)
     if free is not None and free < needed:
         fail(f"{weights.host_cache}: not enough disk for {weights.repo_id}@{weights.revision}: "
@@ -51,7 +51,7 @@ def download_command(spec: ServeSpec) -> str:
     script = ("import huggingface_hub as h; "
               f"print(h.snapshot_download({weights.repo_id!r}, revision={weights.revision!r}))")
     token = next((c for c in spec.credentials if c.name == "hf_token"), None)
-    env = {"HF_ENDPOINT": host_value("hf_endpoint"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env = {"HF_ENDPOINT": host_settings().hf_endpoint, "HF_HUB_DISABLE_TELEMETRY": "1"}
     if spec.runtime == "venv":
         env["HF_HOME"] = weights.host_cache
         if token:

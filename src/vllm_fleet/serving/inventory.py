@@ -14,7 +14,7 @@ value is reported as ``inventory/group_data/amd_mi300x.py: profile: ...``.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,15 +43,19 @@ class HostData:
         return cls(name=name, data=dict(data), sources={}, default_source=source)
 
 
-def load_inventory(path: Path | str) -> list[HostData]:
-    """Every host of the inventory file ``path``, in file order, with its data's provenance."""
+def load_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
+                   ) -> list[HostData]:
+    """Every host of the inventory file ``path``, in file order, with its data's provenance.
+
+    Group data is read from ``group_data/`` beside the inventory, then from ``group_data_dirs``
+    (pyinfra's ``--group-data``), later folders winning, as pyinfra's CLI does."""
     inventory_path = Path(path)
     shown = display_path(inventory_path)
     if not inventory_path.is_file():
         raise ConfigError(shown, "", "inventory file not found")
-    group_folder = inventory_path.parent / "group_data"
-    inventory = _pyinfra_inventory(inventory_path, shown, group_folder)
-    group_files = _group_data_keys(group_folder)
+    folders = [inventory_path.parent / "group_data", *map(Path, group_data_dirs)]
+    inventory = _pyinfra_inventory(inventory_path, shown, folders)
+    group_files = _group_data_keys(folders)
     return [
         HostData(name=host.name, data=host.data.dict(),
                  sources=_sources(host, shown, group_files),
@@ -67,7 +71,7 @@ def select_host(hosts: list[HostData], name: str, inventory: str) -> HostData:
     raise UnknownNameError(inventory, "", "host", name, [h.name for h in hosts])
 
 
-def _pyinfra_inventory(path: Path, shown: str, group_folder: Path) -> Any:
+def _pyinfra_inventory(path: Path, shown: str, group_folders: list[Path]) -> Any:
     from pyinfra.api.inventory import Inventory
 
     groups = {name: value if isinstance(value, tuple) else (value, {})
@@ -82,7 +86,7 @@ def _pyinfra_inventory(path: Path, shown: str, group_folder: Path) -> Any:
                     all_hosts.append(name)
     groups.setdefault(path.stem, (list(all_hosts), {}))
     all_data = dict(all_data)
-    for group_path in sorted(group_folder.glob("*.py")) if group_folder.is_dir() else []:
+    for group_path in _group_files(group_folders):
         data = _group_data(group_path)
         if group_path.stem == "all":
             all_data.update(data)
@@ -132,8 +136,7 @@ def _imported_names(path: Path) -> set[str]:
     return names
 
 
-def _sources(host: Any, inventory_file: str, group_files: dict[str, tuple[str, set[str]]]
-             ) -> dict[str, str]:
+def _sources(host: Any, inventory_file: str, group_files: GroupFiles) -> dict[str, str]:
     """Per key, the file pyinfra took it from: the same waterfall as ``host.data``."""
     inventory = host.inventory
     sources: dict[str, str] = {}
@@ -151,27 +154,36 @@ def _sources(host: Any, inventory_file: str, group_files: dict[str, tuple[str, s
     return sources
 
 
-def _in_group_file(group: str, inventory_file: str, group_files: dict[str, tuple[str, set[str]]]):
-    shown, keys = group_files.get(group, ("", set()))
-    return lambda key: shown if key in keys else inventory_file
+GroupFiles = dict[str, list[tuple[str, set[str]]]]
 
 
-def _group_data_keys(folder: Path) -> dict[str, tuple[str, set[str]]]:
-    """For each group_data/<group>.py: its shown path and the names it assigns at top level."""
-    out: dict[str, tuple[str, set[str]]] = {}
-    if not folder.is_dir():
-        return out
-    for path in sorted(folder.glob("*.py")):
+def _in_group_file(group: str, inventory_file: str, group_files: GroupFiles):
+    """The group's file that set a key: the last folder's that assigns it (its value wins)."""
+    def source(key: str) -> str:
+        setting = [shown for shown, keys in group_files.get(group, []) if key in keys]
+        return setting[-1] if setting else inventory_file
+    return source
+
+
+def _group_files(folders: list[Path]) -> list[Path]:
+    return [path for folder in folders if folder.is_dir() for path in sorted(folder.glob("*.py"))]
+
+
+def _group_data_keys(folders: list[Path]) -> GroupFiles:
+    """For each group: its group_data/<group>.py files in load order, with the names each
+    assigns at top level."""
+    out: GroupFiles = {}
+    for path in _group_files(folders):
         tree = ast.parse(path.read_text(), filename=str(path))
         names: set[str] = set()
         for node in tree.body:
             targets = node.targets if isinstance(node, ast.Assign) else (
                 [node.target] if isinstance(node, ast.AnnAssign) else [])
             names.update(t.id for t in targets if isinstance(t, ast.Name))
-        out[path.stem] = (display_path(path), names)
+        out.setdefault(path.stem, []).append((display_path(path), names))
     return out
 
 
-def _missing_key_home(group_files: dict[str, tuple[str, set[str]]], inventory_file: str) -> str:
+def _missing_key_home(group_files: GroupFiles, inventory_file: str) -> str:
     """Where a missing key would normally be set: group_data/all.py if there is one."""
-    return group_files["all"][0] if "all" in group_files else inventory_file
+    return group_files["all"][-1][0] if "all" in group_files else inventory_file

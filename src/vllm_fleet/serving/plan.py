@@ -70,8 +70,8 @@ class Planner:
     def spec(self, host: HostData) -> ServeSpec:
         """Resolve ``host``; raises ConfigError (file and field) when its data cannot serve."""
         values = host_values(host)
-        model = self._model(values["model"], host)
-        facts = image_facts(values["image_target"], where=host.source("image_target"),
+        model = self._model(values.model, host)
+        facts = image_facts(values.image_target, where=host.source("image_target"),
                             manifest_dir=self.manifest_dir, matrix=self.matrix)
         return resolve(host, model, facts, env_names=self.env_names, strict_env=self.strict_env)
 

@@ -11,51 +11,21 @@ Secrets never enter a spec: credentials are references (``env:VLLM_API_KEY``,
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from vllm_fleet.errors import ConfigError, UnknownNameError
+from vllm_fleet.errors import ConfigError
+from vllm_fleet.hostdata import HostSettings, settings_for
 from vllm_fleet.images.manifest import ImageManifest
-from vllm_fleet.schema import Field
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.models import (
-    GPU_VENDORS,
     ContainerAccess,
     ModelFile,
     Setting,
     check_env,
     check_flags,
 )
-
-# How vLLM runs on a host (DESIGN.md host data `runtime`).
-RUNTIMES = ("container", "venv")
-
-# Host data the resolution reads; pyinfra's own keys (ssh_*) and other deploys' keys pass by.
-HOST_FIELDS = {
-    "gpu_vendor": Field(str),
-    "gpu_count": Field(int),
-    "model": Field(str),
-    "profile": Field(str),
-    "runtime": Field(str),
-    "vllm_port": Field(int),
-    "image_target": Field(str),
-    "vllm_data_dir": Field(str),
-    "vllm_secrets_dir": Field(str),
-    "vllm_unit_name": Field(str),
-    "vllm_start_timeout_s": Field(int),
-    "vllm_stop_grace_s": Field(int),
-    "vllm_restart_delay_s": Field(int),
-    "image_pull": Field(bool),
-    "docker_bin": Field(str, required=False),
-    "vllm_venv_dir": Field(str, required=False),
-    "image": Field(str, required=False),
-    "hf_token_file": Field(str, required=False),
-    "vllm_api_key_file": Field(str, required=False),
-    "serve_flags": Field(dict, required=False),
-    "serve_env": Field(dict, required=False),
-}
-_RUNTIME_KEYS = {"container": "docker_bin", "venv": "vllm_venv_dir"}
 
 # Set by vllm-fleet itself, never by a model file or host: the weights are downloaded by the
 # deploy before the service starts, so vLLM runs offline with the caches the deploy mounts.
@@ -199,13 +169,13 @@ def resolve(
     Raises ConfigError (naming file and field) on anything that would not start or not fit.
     """
     h = host_values(host)
-    if h["model"] != model.name:
-        raise ValueError(f"host {host.name} asks for model {h['model']!r}, got {model.name!r}")
-    profile = model.profile(h["profile"], host.source("profile"), "profile")
+    if h.model != model.name:
+        raise ValueError(f"host {host.name} asks for model {h.model!r}, got {model.name!r}")
+    profile = model.profile(h.profile, host.source("profile"), "profile")
     _check_profile_fits(host, h, model, profile.name, profile.gpu_vendors)
-    layers = model.layers_for(h["gpu_vendor"], image.vllm_version)
-    host_flags = check_flags(host.source("serve_flags"), "serve_flags", h.get("serve_flags", {}))
-    host_env = check_env(host.source("serve_env"), "serve_env", h.get("serve_env", {}))
+    layers = model.layers_for(h.gpu_vendor, image.vllm_version)
+    host_flags = check_flags(host.source("serve_flags"), "serve_flags", h.serve_flags)
+    host_env = check_env(host.source("serve_env"), "serve_env", h.serve_env)
 
     flags = _merge([model.flags, profile.flags, *(la.flags for la in layers), host_flags])
     _check_reserved_flags(flags)
@@ -220,8 +190,8 @@ def resolve(
 
     warnings: list[str] = []
     validation = _validate(flags, env, notes, credentials, image, strict_env, warnings)
-    argv = _argv(model, h["vllm_port"], flags)
-    container = _container_access(layers) if h["runtime"] == "container" else ContainerAccess()
+    argv = _argv(model, h.vllm_port, flags)
+    container = _container_access(layers) if h.runtime == "container" else ContainerAccess()
     image_ref = _image_ref(host, h, image, warnings)
     _fleet_warnings(host, h, flags, image_ref, credentials, warnings)
     return ServeSpec(
@@ -230,13 +200,13 @@ def resolve(
         model_file=model.path,
         profile=profile.name,
         served_model_name=model.served_model_name,
-        gpu_vendor=h["gpu_vendor"],
-        gpu_count=h["gpu_count"],
-        runtime=h["runtime"],
+        gpu_vendor=h.gpu_vendor,
+        gpu_count=h.gpu_count,
+        runtime=h.runtime,
         image=image_ref,
-        image_pull=h["image_pull"] if h["runtime"] == "container" else False,
-        image_target=h["image_target"],
-        port=h["vllm_port"],
+        image_pull=h.image_pull if h.runtime == "container" else False,
+        image_target=h.image_target,
+        port=h.vllm_port,
         argv=argv,
         env=tuple((name, str(s.value)) for name, s in env.items()),
         credentials=credentials,
@@ -254,74 +224,26 @@ def resolve(
 # HOST DATA
 
 
-def host_values(host: HostData) -> dict[str, Any]:
-    """The host keys resolution reads, checked; a missing one names where it belongs."""
-    values = _typed_values(host)
-    _check_host(host, values)
-    return values
-
-
-def _typed_values(host: HostData) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, spec in HOST_FIELDS.items():
-        if key not in host.data:
-            if spec.required:
-                typo = _typo_of(key, host.data)
-                hint = f"; found {typo!r}: a typo?" if typo else ""
-                raise ConfigError(host.source(typo or key), key,
-                                  f"missing (required) for host{hint}")
-            continue
-        value = host.data[key]
-        types = spec.types if isinstance(spec.types, tuple) else (spec.types,)
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            names = {str: "a string", int: "an integer", bool: "True/False", dict: "a dict"}
-            raise ConfigError(host.source(key), key, f"expected {names[types[0]]}, got "
-                              f"{type(value).__name__} {value!r}")
-        values[key] = value
-    return values
-
-
-def _typo_of(key: str, data: Mapping[str, Any]) -> str | None:
-    """A key in ``data`` that looks like a misspelling of the missing ``key``."""
-    unknown = [k for k in data if isinstance(k, str) and k not in HOST_FIELDS]
-    close = difflib.get_close_matches(key, unknown, n=1, cutoff=0.75)
-    return close[0] if close else None
-
-
-def _check_host(host: HostData, h: dict[str, Any]) -> None:
-    if h["gpu_vendor"] not in GPU_VENDORS:
-        raise UnknownNameError(host.source("gpu_vendor"), "gpu_vendor", "gpu vendor",
-                               h["gpu_vendor"], list(GPU_VENDORS))
-    if h["runtime"] not in RUNTIMES:
-        raise UnknownNameError(host.source("runtime"), "runtime", "runtime", h["runtime"],
-                               list(RUNTIMES))
-    runtime_key = _RUNTIME_KEYS[h["runtime"]]
-    if runtime_key not in h:
-        raise ConfigError(host.source(runtime_key), runtime_key,
-                          f"missing (required for runtime {h['runtime']!r})")
-    if not 1 <= h["vllm_port"] <= 65535:
-        raise ConfigError(host.source("vllm_port"), "vllm_port",
-                          f"{h['vllm_port']} is not a TCP port (1-65535)")
-    if h["gpu_count"] < 0 or (h["gpu_vendor"] == "none") != (h["gpu_count"] == 0):
+def host_values(host: HostData) -> HostSettings:
+    """The host's data, typed and checked by the schema, plus the checks across keys."""
+    settings = settings_for(host)
+    if (settings.gpu_vendor == "none") != (settings.gpu_count == 0):
         raise ConfigError(host.source("gpu_count"), "gpu_count",
-                          f"{h['gpu_count']} does not match gpu_vendor {h['gpu_vendor']!r} "
-                          f"({host.source('gpu_vendor')}): none has 0 GPUs, nvidia and amd at "
-                          "least 1")
-    for key in ("vllm_start_timeout_s", "vllm_stop_grace_s", "vllm_restart_delay_s"):
-        if h[key] <= 0:
-            raise ConfigError(host.source(key), key, f"{h[key]} must be a positive number of "
-                              "seconds")
+                          f"{settings.gpu_count} does not match gpu_vendor "
+                          f"{settings.gpu_vendor!r} ({host.source('gpu_vendor')}): none has 0 "
+                          "GPUs, nvidia and amd at least 1")
+    return settings
 
 
-def _check_profile_fits(host: HostData, h: dict[str, Any], model: ModelFile, profile: str,
+def _check_profile_fits(host: HostData, h: HostSettings, model: ModelFile, profile: str,
                         vendors: tuple[str, ...]) -> None:
-    if h["gpu_vendor"] not in vendors:
+    if h.gpu_vendor not in vendors:
         raise ConfigError(host.source("profile"), "profile",
                           f"profile {profile!r} of {model.path} serves on gpu_vendor "
-                          f"{' or '.join(vendors)}, not {h['gpu_vendor']!r}")
-    if h["gpu_count"] < model.gpus:
+                          f"{' or '.join(vendors)}, not {h.gpu_vendor!r}")
+    if h.gpu_count < model.gpus:
         raise ConfigError(host.source("gpu_count"), "gpu_count",
-                          f"{h['gpu_count']} GPUs; {model.name} needs {model.gpus} "
+                          f"{h.gpu_count} GPUs; {model.name} needs {model.gpus} "
                           f"({model.path}: gpus)")
 
 
@@ -343,9 +265,9 @@ def _check_reserved_flags(flags: dict[str, Setting]) -> None:
                               f"{_RESERVED_FLAGS[name]}; remove it here")
 
 
-def _own_env(h: dict[str, Any], image: ImageFacts) -> dict[str, Setting]:
+def _own_env(h: HostSettings, image: ImageFacts) -> dict[str, Setting]:
     """Offline serving from the deploy's caches: container paths, or host paths for a venv."""
-    in_container = h["runtime"] == "container"
+    in_container = h.runtime == "container"
     values = {
         "HF_HUB_OFFLINE": "1",
         "HF_HOME": image.hf_home if in_container else _hf_cache(h),
@@ -366,7 +288,7 @@ def _check_env_names(env: dict[str, Setting]) -> None:
                               "serving from the caches the deploy fills); remove it here")
 
 
-def _check_parallelism(host: HostData, h: dict[str, Any], flags: dict[str, Setting]) -> None:
+def _check_parallelism(host: HostData, h: HostSettings, flags: dict[str, Setting]) -> None:
     sizes = {name: _int_flag(flags, name) for name in (_TP, _PP, _DP, _DCP)}
     tp, pp, dp, dcp = sizes[_TP], sizes[_PP], sizes[_DP], sizes[_DCP]
     if tp % dcp:
@@ -375,14 +297,14 @@ def _check_parallelism(host: HostData, h: dict[str, Any], flags: dict[str, Setti
         raise ConfigError(where.path, where.key, f"{_DCP} {dcp} does not divide {_TP} {tp}; "
                           f"DCP shards the KV cache over the TP GPUs, so use one of "
                           f"{', '.join(divisors)}")
-    if h["gpu_vendor"] == "none":
+    if h.gpu_vendor == "none":
         return  # CPU: no GPUs to fit
     needed = tp * pp * dp
-    if needed > h["gpu_count"]:
+    if needed > h.gpu_count:
         origin = ", ".join(f"{flags[n].path}: {flags[n].key}" for n in (_TP, _PP, _DP)
                            if n in flags)
         raise ConfigError(host.source("gpu_count"), "gpu_count",
-                          f"{h['gpu_count']} GPUs cannot hold {_TP} {tp} x {_PP} {pp} x {_DP} "
+                          f"{h.gpu_count} GPUs cannot hold {_TP} {tp} x {_PP} {pp} x {_DP} "
                           f"{dp} = {needed} ({origin}); use a host with {needed} GPUs or "
                           "another profile")
 
@@ -507,14 +429,14 @@ def _check_gated(host: HostData, model: ModelFile, credentials: tuple[Credential
                           f"hf_token_file in {host.source('hf_token_file')}")
 
 
-def _credentials(h: dict[str, Any], env_names: set[str]) -> tuple[Credential, ...]:
-    secrets_dir = h["vllm_secrets_dir"]
+def _credentials(h: HostSettings, env_names: set[str]) -> tuple[Credential, ...]:
+    secrets_dir = h.vllm_secrets_dir
     out = []
-    hf = _secret_source(h.get("hf_token_file"), "HF_TOKEN", env_names)
+    hf = _secret_source(h.hf_token_file, "HF_TOKEN", env_names)
     if hf:
         out.append(Credential("hf_token", "HF_TOKEN", hf, f"{secrets_dir}/hf-token",
                               "weights download only: the server runs with HF_HUB_OFFLINE=1"))
-    key = _secret_source(h.get("vllm_api_key_file"), "VLLM_API_KEY", env_names)
+    key = _secret_source(h.vllm_api_key_file, "VLLM_API_KEY", env_names)
     if key:
         out.append(Credential("vllm_api_key", "VLLM_API_KEY", key, f"{secrets_dir}/vllm-api-key",
                               "vllm serve (read from the file at start, exported as "
@@ -528,9 +450,9 @@ def _secret_source(file: str | None, env: str, env_names: set[str]) -> str | Non
     return f"env:{env}" if env in env_names else None
 
 
-def _volumes(h: dict[str, Any], image: ImageFacts, credentials: tuple[Credential, ...]
+def _volumes(h: HostSettings, image: ImageFacts, credentials: tuple[Credential, ...]
              ) -> tuple[Mount, ...]:
-    if h["runtime"] != "container":
+    if h.runtime != "container":
         return ()
     mounts = [Mount(_hf_cache(h), image.hf_home), Mount(_vllm_cache(h), image.vllm_cache_root)]
     mounts += [Mount(c.host_path, c.container_path, read_only=True) for c in credentials
@@ -538,67 +460,67 @@ def _volumes(h: dict[str, Any], image: ImageFacts, credentials: tuple[Credential
     return tuple(mounts)
 
 
-def _hf_cache(h: dict[str, Any]) -> str:
-    return f"{h['vllm_data_dir']}/huggingface"
+def _hf_cache(h: HostSettings) -> str:
+    return f"{h.vllm_data_dir}/huggingface"
 
 
-def _vllm_cache(h: dict[str, Any]) -> str:
-    return f"{h['vllm_data_dir']}/vllm-cache"
+def _vllm_cache(h: HostSettings) -> str:
+    return f"{h.vllm_data_dir}/vllm-cache"
 
 
-def _unit(h: dict[str, Any]) -> UnitSettings:
-    name = h["vllm_unit_name"]
+def _unit(h: HostSettings) -> UnitSettings:
+    name = h.vllm_unit_name
     return UnitSettings(
         name=name,
         path=f"/etc/systemd/system/{name}.service",
-        start_timeout_s=h["vllm_start_timeout_s"],
-        stop_grace_s=h["vllm_stop_grace_s"],
-        restart_delay_s=h["vllm_restart_delay_s"],
-        docker_bin=h.get("docker_bin") if h["runtime"] == "container" else None,
-        venv_dir=h.get("vllm_venv_dir") if h["runtime"] == "venv" else None,
+        start_timeout_s=h.vllm_start_timeout_s,
+        stop_grace_s=h.vllm_stop_grace_s,
+        restart_delay_s=h.vllm_restart_delay_s,
+        docker_bin=h.docker_bin if h.runtime == "container" else None,
+        venv_dir=h.vllm_venv_dir if h.runtime == "venv" else None,
     )
 
 
-def _image_ref(host: HostData, h: dict[str, Any], image: ImageFacts, warnings: list[str]
+def _image_ref(host: HostData, h: HostSettings, image: ImageFacts, warnings: list[str]
                ) -> str | None:
     """The image to run: the host's reference, else the tag its own target's manifest records."""
-    if h["runtime"] != "container":
+    if h.runtime != "container":
         return None
     manifest = image.manifest
-    if "image" in h:
-        ref = h["image"]
+    if h.image is not None:
+        ref = h.image
         if manifest is not None and not image.stood_in and not _names_image(manifest, ref):
             warnings.append(f"image {ref} ({host.source('image')}) is not the image "
                             f"{image.manifest_path} records ({', '.join(manifest.tags)}); "
                             "checked against that manifest's vLLM "
                             f"{manifest.vllm_version} anyway")
         return ref
-    if manifest is not None and manifest.target == h["image_target"] and manifest.tags:
+    if manifest is not None and manifest.target == h.image_target and manifest.tags:
         return manifest.tags[0]
     where = host.sources.get("image", host.source("image_target"))
     raise ConfigError(where, "image", f"missing, and no manifest of a "
-                      f"{h['image_target']!r} image records a tag ({image.own_manifest}); set "
-                      f"image or build it (`invoke build --target {h['image_target']}`)")
+                      f"{h.image_target!r} image records a tag ({image.own_manifest}); set "
+                      f"image or build it (`invoke build --target {h.image_target}`)")
 
 
 def _names_image(manifest: ImageManifest, ref: str) -> bool:
     return ref in manifest.tags or ref in manifest.repo_digests or ref == manifest.image_id
 
 
-def _fleet_warnings(host: HostData, h: dict[str, Any], flags: dict[str, Setting],
+def _fleet_warnings(host: HostData, h: HostSettings, flags: dict[str, Setting],
                     image_ref: str | None, credentials: tuple[Credential, ...],
                     warnings: list[str]) -> None:
-    if image_ref and h["image_pull"] and "@sha256:" not in image_ref:
+    if image_ref and h.image_pull and "@sha256:" not in image_ref:
         warnings.append(f"image {image_ref} ({host.source('image')}) is pinned by tag only; "
                         "pin it by digest (name@sha256:...) so every host runs the same bytes")
     if not any(c.name == "vllm_api_key" for c in credentials):
         warnings.append(f"no API key (vllm_api_key_file or VLLM_API_KEY on the controller): "
-                        f"the /v1 endpoints on port {h['vllm_port']} are open to anyone who can "
+                        f"the /v1 endpoints on port {h.vllm_port} are open to anyone who can "
                         "reach them")
-    if h["gpu_vendor"] != "none":
+    if h.gpu_vendor != "none":
         used = _int_flag(flags, _TP) * _int_flag(flags, _PP) * _int_flag(flags, _DP)
-        if used < h["gpu_count"]:
-            warnings.append(f"uses {used} of {h['gpu_count']} GPUs ({host.source('gpu_count')}: "
+        if used < h.gpu_count:
+            warnings.append(f"uses {used} of {h.gpu_count} GPUs ({host.source('gpu_count')}: "
                             "gpu_count)")
 
 

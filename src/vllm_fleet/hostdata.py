@@ -1,0 +1,276 @@
+"""The host-data schema: every key `invoke plan` or a deploy reads, its type, default and why.
+
+Host data is pyinfra's: a host's own dict in the inventory, ``group_data/<group>.py``,
+``group_data/all.py`` and ``--data`` overrides, merged by pyinfra. vllm-fleet reads it only
+through ``HostSettings`` below, so a key has one type, one default and one explanation, and the
+deploy works with any inventory: ``group_data/all.py`` holds only what a site changes.
+
+``settings_for(host)`` checks a host's data before anything is changed: an unknown key (with the
+nearest valid name), a value of the wrong type, or one outside what is valid is one
+``ConfigError`` naming the file that set it. pyinfra's own keys (``ssh_*``, ``_sudo`` ...) pass by.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from functools import cache
+from typing import Any
+
+from vllm_fleet.errors import ConfigError
+from vllm_fleet.serving.inventory import HostData
+from vllm_fleet.serving.models import GPU_VENDORS
+
+# A per-key check: the value in, a problem (what is wrong and what would be valid) or None out.
+Check = Callable[[Any], str | None]
+
+RUNTIMES = ("container", "venv")
+DOCKER_SOURCES = ("distro", "docker")
+
+
+def key(doc: str, default: Any = MISSING, *, check: Check | None = None) -> Any:
+    """Declare a host-data key: ``doc`` says why it exists and what it changes."""
+    meta = {"doc": doc, "check": check}
+    if isinstance(default, list | dict):
+        frozen = default
+        return field(default_factory=lambda: type(frozen)(frozen), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def one_of(*valid: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in valid else f"{value!r} is not valid; valid: {', '.join(valid)}"
+    return check
+
+
+def at_least(minimum: float) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value >= minimum else f"{value} is below the minimum {minimum}"
+    return check
+
+
+def tcp_port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else f"{value} is not a TCP port (1-65535)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostSettings:
+    """One host's data, typed and checked. Field order is the order of the docs."""
+
+    # --- What the host serves (a site sets these per group) ---
+    gpu_vendor: str = key("Which GPU stack the host gets: drivers, container device access and "
+                          "the model file's vendor layer. none = CPU only.",
+                          check=one_of(*GPU_VENDORS))
+    gpu_count: int = key("GPUs on the host; the profile's parallelism must fit in them.",
+                         check=at_least(0))
+    model: str = key("The model file (models/<model>.yaml) the host serves.")
+    profile: str = key("The model file's serving profile (latency, throughput, ...).")
+    image_target: str = key("The images/matrix.yaml target the host's image is built from: its "
+                            "vLLM version, container paths and manifest.")
+    image: str | None = key("The image to run, best pinned by digest (name@sha256:...). Unset: "
+                            "the tag the image_target's manifest recorded.", None)
+    runtime: str = key("How vLLM runs: a container under systemd, or a virtualenv under systemd.",
+                       "container", check=one_of(*RUNTIMES))
+    serve_flags: dict = key("Extra `vllm serve` flags for this host, over the model file's "
+                            "(name without dashes -> value; true = bare flag, false = removed).",
+                            {})
+    serve_env: dict = key("Extra environment for this host's server, over the model file's.", {})
+
+    # --- The service ---
+    vllm_port: int = key("The OpenAI-compatible HTTP port (vllm serve --port; host network).",
+                         8000, check=tcp_port)
+    vllm_url: str | None = key("Where the controller reaches the server for the ready gate. "
+                               "Unset: http://<host name>:<vllm_port>.", None)
+    vllm_data_dir: str = key("Host folder for the Hugging Face cache (weights) and vLLM's compile "
+                             "cache, mounted into the container: a restart neither downloads nor "
+                             "recompiles.", "/var/lib/vllm-fleet")
+    vllm_secrets_dir: str = key("Host folder (root only) for the credential files the deploy "
+                                "writes.", "/etc/vllm-fleet")
+    vllm_unit_name: str = key("The systemd unit (/etc/systemd/system/<name>.service) and the "
+                              "container's name.", "vllm-serve")
+    vllm_start_timeout_s: int = key("systemd's start budget (Type=exec: covers ExecStartPre, e.g. "
+                                    "pulling a ~20 GB image).", 3600, check=at_least(1))
+    vllm_stop_grace_s: int = key("Seconds a stop waits after SIGTERM for in-flight requests "
+                                 "before SIGKILL.", 120, check=at_least(1))
+    vllm_restart_delay_s: int = key("Pause before systemd restarts a failed server.", 30,
+                                    check=at_least(1))
+    image_pull: bool = key("Pull the image before each start (ExecStartPre) and in the deploy. "
+                           "False: the deploy copies the controller's image onto the host.", True)
+    docker_bin: str = key("The docker client on the host (docker.io and docker-ce both install "
+                          "it here).", "/usr/bin/docker")
+    vllm_venv_dir: str = key("runtime = venv: the virtualenv that holds vLLM (bin/vllm is "
+                             "ExecStart).", "/opt/vllm-fleet/venv")
+    image_manifest_dir: str | None = key("Where image manifests (<target>.json) are read. Unset: "
+                                         "build/images of this checkout.", None)
+
+    # --- Credentials: files on the controller; unset = the controller's environment ---
+    hf_token_file: str | None = key("File on the controller holding the HF token (else HF_TOKEN).",
+                                    None)
+    vllm_api_key_file: str | None = key("File on the controller holding the API key (else "
+                                        "VLLM_API_KEY).", None)
+
+    # --- Container engine (deploy/container_engine.py) ---
+    docker_source: str = key("Where Docker comes from: the OS's docker.io, or Docker's own apt "
+                             "repository (docker-ce) for a newer engine.", "distro",
+                             check=one_of(*DOCKER_SOURCES))
+    docker_repo_url: str = key("Docker's apt repository (docker_source = docker).",
+                               "https://download.docker.com/linux")
+    docker_log_max_size: str = key("json-file log rotation size per container file: vLLM logs a "
+                                   "line per request batch.", "100m")
+    docker_log_max_file: int = key("json-file log files kept per container.", 5,
+                                   check=at_least(1))
+
+    # --- Weights (deploy/weights.py) ---
+    hf_endpoint: str = key("The Hub the host downloads from (HF_ENDPOINT): huggingface.co or a "
+                           "site mirror.", "https://huggingface.co")
+    weights_free_space_margin: float = key("Free space kept beyond the model's size when checking "
+                                           "the data disk before a download (0.05 = 5%).", 0.05,
+                                           check=at_least(0))
+
+    # --- Ready gate (deploy/ready.py) ---
+    ready_timeout_s: int = key("How long the deploy waits for /health after a (re)start; a cold "
+                               "Kimi-K2 load takes 10-30 minutes.", 3600, check=at_least(1))
+    ready_smoke: bool = key("Once /health answers, run the smoke checks before calling the host "
+                            "done.", True)
+
+    # --- GPU drivers (deploy/drivers.py) ---
+    reboot: bool = key("Reboot a host when a driver change needs it (else report and stop "
+                       "short). Usually given once: --data reboot=true.", False)
+    driver_distros: dict = key(
+        "Ubuntu releases (VERSION_ID) the drivers are installed on -> the vendors' repository "
+        "names for them.",
+        {"22.04": {"cuda": "ubuntu2204", "codename": "jammy"},
+         "24.04": {"cuda": "ubuntu2404", "codename": "noble"}})
+    nvidia_driver_branch: str = key("The pinned NVIDIA driver branch; {branch} in package names "
+                                    "is replaced by it.", "580")
+    nvidia_cuda_repo_url: str = key("NVIDIA's CUDA network repository.",
+                                    "https://developer.download.nvidia.com/compute/cuda/repos")
+    nvidia_cuda_keyring_deb: str = key("The keyring package of the CUDA repository.",
+                                       "cuda-keyring_1.1-1_all.deb")
+    nvidia_driver_packages: list[str] = key("The NVIDIA driver packages (the CUDA repository's "
+                                            "metapackage).", ["cuda-drivers-{branch}"])
+    nvidia_nvswitch: bool = key("An NVSwitch board (HGX H100/H200 8-GPU): Fabric Manager is "
+                                "required, or CUDA fails with error 802.", False)
+    nvidia_nvswitch_packages: list[str] = key(
+        "Fabric Manager and NSCQ (nvidia-smi reports the switches through it).",
+        ["nvidia-fabricmanager-{branch}", "libnvidia-nscq-{branch}"])
+    nvidia_toolkit_repo_url: str = key("The NVIDIA Container Toolkit repository.",
+                                       "https://nvidia.github.io/libnvidia-container")
+    nvidia_toolkit_packages: list[str] = key("The NVIDIA Container Toolkit packages.",
+                                             ["nvidia-container-toolkit"])
+    rocm_version: str = key("The ROCm repository release (repo.radeon.com/rocm/apt/<version>).",
+                            "7.0")
+    amdgpu_repo_version: str = key("The amdgpu kernel driver repository release "
+                                   "(repo.radeon.com/amdgpu/<version>).", "30.10")
+    rocm_repo_url: str = key("AMD's package server.", "https://repo.radeon.com")
+    rocm_driver_packages: list[str] = key("The amdgpu driver packages.",
+                                          ["amdgpu-dkms", "amd-smi-lib"])
+    amd_gpu_users: list[str] = key("Accounts that use the GPUs outside containers (render and "
+                                   "video groups); root needs none.", [])
+
+    # --- Site inputs for runtime = venv (copied to the host before pip runs) ---
+    site_ca_bundle: str | None = key("A TLS-re-signing proxy's CA bundle, on the controller.",
+                                     None)
+    site_wheelhouse: str | None = key("A folder of wheels pip may install from, on the "
+                                      "controller.", None)
+    site_pip_index_url: str = key("A PyPI mirror (empty = PyPI).", "")
+
+
+def settings_for(host: HostData) -> HostSettings:
+    """``host``'s data as HostSettings; ConfigError (file, key, what is valid) on any mistake."""
+    schema = _schema()
+    values: dict[str, Any] = {}
+    for name, (hint, required, check) in schema.items():
+        if name not in host.data:
+            if required:
+                typo = _typo_of(name, host.data)
+                hint_text = f"; found {typo!r}: a typo?" if typo else ""
+                raise ConfigError(host.source(typo or name), name,
+                                  f"missing (required) for host{hint_text}")
+            continue
+        value = host.data[name]
+        if not _matches(value, hint):
+            raise ConfigError(host.source(name), name, f"expected {_describe(hint)}, got "
+                              f"{type(value).__name__} {value!r}")
+        problem = check(value) if check and value is not None else None
+        if problem:
+            raise ConfigError(host.source(name), name, problem)
+        values[name] = value
+    for name in host.data:
+        if name not in schema and not _pyinfras_own(name):
+            raise ConfigError(host.source(name), name, _unknown(name))
+    return HostSettings(**values)
+
+
+def documented_keys() -> dict[str, str]:
+    """Every key and its one-line reason, in declaration order (for docs and `invoke plan`)."""
+    return {f.name: f.metadata["doc"] for f in fields(HostSettings)}
+
+
+@cache
+def _schema() -> dict[str, tuple[Any, bool, Check | None]]:
+    hints = typing.get_type_hints(HostSettings)
+    return {f.name: (hints[f.name], f.default is MISSING and f.default_factory is MISSING,
+                     f.metadata["check"]) for f in fields(HostSettings)}
+
+
+@cache
+def _pyinfra_keys() -> frozenset[str]:
+    """Keys pyinfra itself reads from host data: its connectors' and its global arguments."""
+    from pyinfra.api.arguments import all_global_arguments
+    from pyinfra.api.connectors import get_all_connectors
+
+    names = {name for name, _ in all_global_arguments()}
+    for connector in get_all_connectors().values():
+        names.update(getattr(connector, "data_meta", {}))
+    return frozenset(names)
+
+
+def _pyinfras_own(name: str) -> bool:
+    return name in _pyinfra_keys()
+
+
+def _unknown(name: str) -> str:
+    close = difflib.get_close_matches(name, list(_schema()), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (f"unknown host data key; {hint}every key vllm-fleet reads is declared in "
+            "src/vllm_fleet/hostdata.py (HostSettings)")
+
+
+def _typo_of(name: str, data: Mapping[str, Any]) -> str | None:
+    """A key in ``data`` that looks like a misspelling of the missing ``name``."""
+    unknown = [k for k in data if isinstance(k, str) and k not in _schema()]
+    close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the type annotation ``hint`` (bool is never a number here)."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool) and hint is not bool:
+        return False
+    if hint is float:
+        return isinstance(value, int | float)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    return isinstance(value, origin or hint)
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if origin is list:
+        item = _describe(typing.get_args(hint)[0]).split(" ", 1)[1]
+        return f"a list of {item}s"
+    names = {str: "a string", int: "an integer", float: "a number", bool: "True/False",
+             dict: "a dict", type(None): "unset (None)"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
