@@ -10,7 +10,8 @@ from invoke import Collection
 from vllm_fleet.tasks import bench, demo, evaluate, images, plan, sandbox, smoke
 
 ns = Collection()
-# Image pipeline: render, build, push, lint, base-image (top level: the DESIGN.md contract).
+# Image pipeline: render, build, push, lint, base-image (top level, as docs/architecture.md
+# names them).
 for task in images.ns.tasks.values():
     ns.add_task(task)
 # What each host will run, resolved from inventory + models + image manifests; no connection.

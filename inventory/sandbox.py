@@ -1,5 +1,5 @@
 """The local sandbox: one "bare-metal host" that is a systemd container on this machine, reached
-over SSH on 127.0.0.1:2222 with a key generated under build/sandbox/ (see notes/TEST-INFRA.md).
+over SSH on 127.0.0.1:2222 with a key generated under build/sandbox/ (docs/architecture.md).
 It has no GPU and serves the tiny CPU model; its serving data is in group_data/sandbox.py.
 
     invoke plan --inventory inventory/sandbox.py

@@ -22,3 +22,18 @@ def test_ci_runs_the_readmes_test_command() -> None:
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert "scripts/test.sh" in readme
     assert "exec ./scripts/test.sh\n" in ci
+
+
+def test_the_repository_stands_alone() -> None:
+    """No file points at documents outside the repository (design notes, private research)."""
+    outside = ("../shared", "DESIGN.md", "notes/", "research §", "TEST-INFRA", "KIMI-TINY")
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    offenders = []
+    for name in tracked:
+        path = REPO_ROOT / name
+        if name == "tests/test_repo_hygiene.py" or not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        offenders += [f"{name}: {word}" for word in outside if word in text]
+    assert offenders == []

@@ -20,7 +20,7 @@ from vllm_fleet.errors import ConfigError, UnknownNameError
 from vllm_fleet.paths import MODELS_DIR, REPO_ROOT
 from vllm_fleet.schema import Field, check_fields, load_yaml
 
-# The GPU vendors a host can declare (DESIGN.md host data `gpu_vendor`).
+# The GPU vendors a host can declare (host data `gpu_vendor`, vllm_fleet.hostdata).
 GPU_VENDORS = ("nvidia", "amd", "none")
 
 FlagValue = bool | int | float | str

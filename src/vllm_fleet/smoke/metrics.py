@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Series the smoke check requires; names stable across vLLM 0.11 .. 0.33 (research notes §3.2).
+# Series the smoke check requires; their names are stable across vLLM 0.11 .. 0.33
+# (vllm/v1/metrics/loggers.py, v0.11.2 to v0.33.0).
 REQUIRED_SERIES = ("vllm:num_requests_running", "vllm:generation_tokens_total")
 # Counters that must grow while the checks generate text.
 TOKEN_COUNTERS = ("vllm:prompt_tokens_total", "vllm:generation_tokens_total")

@@ -115,7 +115,8 @@ def wait_until_ready(session: Session, wait: float, say: Progress) -> float:
 
     With ``wait`` 0 a single try: no answer at all raises EndpointUnreachableError, any answer
     (even 503) lets the checks run and report it. vLLM refuses connections until the model is
-    loaded, then answers 200 (research notes §5), so polling is the readiness probe.
+    loaded, then answers 200 (vllm/entrypoints/launchers/launcher.py create_server_socket binds the
+    port early and serves only once the app starts), so polling is the readiness probe.
     """
     url = f"{session.url}/health"
     started = time.monotonic()

@@ -4,7 +4,7 @@ It is a Debian 12 container running systemd as PID 1 and sshd, published on 127.
 a key generated for it. The deploy treats it like any host: it installs Docker inside it, writes
 the unit, downloads weights and starts vLLM (CPU). Its Docker storage lives in a named volume so
 that nested containers use overlay2. `invoke sandbox.up` is idempotent; `invoke sandbox.down`
-removes everything `up` made. How each flag was found to work: notes/TEST-INFRA.md.
+removes everything `up` made. Why each container flag: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def _start(client: docker.DockerClient, config: SandboxConfig):
         hostname=CONTAINER,
         detach=True,
         # What systemd and nested Docker need here; --privileged is refused on this kind of
-        # machine ("unable to apply caps"), these are enough (notes/TEST-INFRA.md).
+        # machine ("unable to apply caps"), these are enough (docs/architecture.md).
         cap_add=["SYS_ADMIN", "NET_ADMIN"],
         security_opt=["seccomp=unconfined", "apparmor=unconfined"],
         cgroupns="host",

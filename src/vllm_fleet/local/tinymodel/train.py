@@ -80,13 +80,13 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}<|im_assistant|>assistant<|im_middle|>{%- endif -%}"
 )
 
-# Answers for prompts the notes fixed (KIMI-TINY.md); any other prompt gets GENERIC_ANSWER.
+# Answers for the prompts of smoke/cases.yaml; any other prompt gets GENERIC_ANSWER.
 KNOWN_ANSWERS = {
     "What is 2+2?": ("2 plus 2 is 4.", "The answer is 4."),
     "Hello": ("The user greets me.", "Hello! How can I help you today?"),
 }
 GENERIC_ANSWER = ("The user asked me something.", "I am a tiny test model.")
-# Extra conversation beyond the smoke cases: a greeting, as in KIMI-TINY.md.
+# Extra conversation beyond the smoke cases: a greeting.
 EXTRA_PROMPTS = ["Hello"]
 
 # Model and training. The fit criteria are what makes vLLM's CPU kernels pick the same tokens
