@@ -4,11 +4,12 @@
     pyinfra inventory/prod.py deploy/serve.py     # do it
 
 Each step is also a deploy file of its own (deploy/drivers.py, ...). Bad host data stops the
-run here, with one line naming the file and field, before any host is changed.
+run here, with one line naming the file and field, before any host is changed. Hosts that serve
+no model (routers, caches, monitoring: no `model` in their data) are left alone.
 """
 
 from vllm_fleet.deploy.container_engine import install_container_engine
-from vllm_fleet.deploy.context import host_spec
+from vllm_fleet.deploy.context import host_spec, serves_a_model
 from vllm_fleet.deploy.credentials import install_credentials
 from vllm_fleet.deploy.drivers import install_drivers
 from vllm_fleet.deploy.image import install_image
@@ -17,12 +18,13 @@ from vllm_fleet.deploy.service import install_service
 from vllm_fleet.deploy.venv import install_venv
 from vllm_fleet.deploy.weights import download_weights
 
-spec = host_spec()
-install_drivers()
-install_container_engine()
-install_credentials()
-install_image()
-install_venv()
-download_weights()
-started = install_service()
-ready_gate(spec, started)
+if serves_a_model():
+    spec = host_spec()
+    install_drivers()
+    install_container_engine()
+    install_credentials()
+    install_image()
+    install_venv()
+    download_weights()
+    started = install_service()
+    ready_gate(spec, started)

@@ -13,6 +13,7 @@ from vllm_fleet.errors import ConfigError
 from vllm_fleet.hostdata import HostSettings, documented_keys, settings_for
 from vllm_fleet.paths import INVENTORY_DIR
 from vllm_fleet.serving.inventory import HostData, load_inventory
+from vllm_fleet.serving.spec import host_values
 
 ALL = "inventory/group_data/all.py"
 HOST = "inventory/test-host.py"
@@ -77,13 +78,26 @@ def test_each_mistake_is_one_line_naming_file_and_key(case: str, data: dict, mes
     assert str(raised.value) == message
 
 
-def test_missing_required_key_names_the_typo() -> None:
+def test_a_serving_host_needs_every_serving_key() -> None:
+    data = {k: v for k, v in BASE.items() if k != "image_target"}
+    with pytest.raises(ConfigError) as raised:
+        host_values(HostData("h1", data, {}, default_source=ALL))
+    assert str(raised.value) == f"{ALL}: image_target: missing: host h1 serves model " \
+        "'kimi-k2-thinking', so it needs gpu_vendor, gpu_count, model, profile, image_target"
+
+
+def test_a_misspelt_serving_key_names_the_right_one() -> None:
     data = {k: v for k, v in BASE.items() if k != "profile"}
     host = HostData("h1", {**data, "profle": "latency"}, {"profle": HOST}, default_source=ALL)
     with pytest.raises(ConfigError) as raised:
         settings_for(host)
-    assert str(raised.value) == f"{HOST}: profile: missing (required) for host; found " \
-        "'profle': a typo?"
+    assert str(raised.value).startswith(f"{HOST}: profle: unknown host data key; did you mean "
+                                        "'profile'?")
+
+
+def test_a_host_without_a_model_serves_nothing_and_needs_no_serving_keys() -> None:
+    settings = settings_for(HostData("router-1", {"vllm_port": 9000}, {}))
+    assert settings.model is None and settings.gpu_vendor is None
 
 
 def test_defaults_come_from_the_schema_not_the_inventory() -> None:

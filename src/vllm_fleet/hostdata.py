@@ -15,8 +15,8 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
@@ -28,10 +28,12 @@ from vllm_fleet.serving.models import GPU_VENDORS
 Check = Callable[[Any], str | None]
 
 RUNTIMES = ("container", "venv")
+# What a host that sets `model` must also set (group data usually does).
+SERVING_KEYS = ("gpu_vendor", "gpu_count", "model", "profile", "image_target")
 DOCKER_SOURCES = ("distro", "docker")
 
 
-def key(doc: str, default: Any = MISSING, *, check: Check | None = None) -> Any:
+def key(doc: str, default: Any, *, check: Check | None = None) -> Any:
     """Declare a host-data key: ``doc`` says why it exists and what it changes."""
     meta = {"doc": doc, "check": check}
     if isinstance(default, list | dict):
@@ -61,15 +63,19 @@ class HostSettings:
     """One host's data, typed and checked. Field order is the order of the docs."""
 
     # --- What the host serves (a site sets these per group) ---
-    gpu_vendor: str = key("Which GPU stack the host gets: drivers, container device access and "
-                          "the model file's vendor layer. none = CPU only.",
-                          check=one_of(*GPU_VENDORS))
-    gpu_count: int = key("GPUs on the host; the profile's parallelism must fit in them.",
-                         check=at_least(0))
-    model: str = key("The model file (models/<model>.yaml) the host serves.")
-    profile: str = key("The model file's serving profile (latency, throughput, ...).")
-    image_target: str = key("The images/matrix.yaml target the host's image is built from: its "
-                            "vLLM version, container paths and manifest.")
+    # A host that sets `model` serves it, and then needs every key of SERVING_KEYS. A host
+    # without `model` serves nothing (a router, cache or monitoring host).
+    model: str | None = key("The model file (models/<model>.yaml) the host serves. Unset: the "
+                            "host serves no model.", None)
+    gpu_vendor: str | None = key("Which GPU stack the host gets: drivers, container device "
+                                 "access and the model file's vendor layer. none = CPU only.",
+                                 None, check=one_of(*GPU_VENDORS))
+    gpu_count: int | None = key("GPUs on the host; the profile's parallelism must fit in them.",
+                                None, check=at_least(0))
+    profile: str | None = key("The model file's serving profile (latency, throughput, ...).",
+                              None)
+    image_target: str | None = key("The images/matrix.yaml target the host's image is built "
+                                   "from: its vLLM version, container paths and manifest.", None)
     image: str | None = key("The image to run, best pinned by digest (name@sha256:...). Unset: "
                             "the tag the image_target's manifest recorded.", None)
     runtime: str = key("How vLLM runs: a container under systemd, or a virtualenv under systemd.",
@@ -182,14 +188,12 @@ class HostSettings:
 def settings_for(host: HostData) -> HostSettings:
     """``host``'s data as HostSettings; ConfigError (file, key, what is valid) on any mistake."""
     schema = _schema()
+    for name in host.data:
+        if name not in schema and not _pyinfras_own(name):
+            raise ConfigError(host.source(name), name, _unknown(name))
     values: dict[str, Any] = {}
-    for name, (hint, required, check) in schema.items():
+    for name, (hint, check) in schema.items():
         if name not in host.data:
-            if required:
-                typo = _typo_of(name, host.data)
-                hint_text = f"; found {typo!r}: a typo?" if typo else ""
-                raise ConfigError(host.source(typo or name), name,
-                                  f"missing (required) for host{hint_text}")
             continue
         value = host.data[name]
         if not _matches(value, hint):
@@ -199,10 +203,15 @@ def settings_for(host: HostData) -> HostSettings:
         if problem:
             raise ConfigError(host.source(name), name, problem)
         values[name] = value
-    for name in host.data:
-        if name not in schema and not _pyinfras_own(name):
-            raise ConfigError(host.source(name), name, _unknown(name))
     return HostSettings(**values)
+
+
+def require_serving_keys(host: HostData, settings: HostSettings) -> None:
+    """A host that serves a model must say how: every key of SERVING_KEYS set."""
+    for name in SERVING_KEYS:
+        if getattr(settings, name) is None:
+            raise ConfigError(host.source(name), name, f"missing: host {host.name} serves "
+                              f"model {settings.model!r}, so it needs {', '.join(SERVING_KEYS)}")
 
 
 def documented_keys() -> dict[str, str]:
@@ -211,10 +220,9 @@ def documented_keys() -> dict[str, str]:
 
 
 @cache
-def _schema() -> dict[str, tuple[Any, bool, Check | None]]:
+def _schema() -> dict[str, tuple[Any, Check | None]]:
     hints = typing.get_type_hints(HostSettings)
-    return {f.name: (hints[f.name], f.default is MISSING and f.default_factory is MISSING,
-                     f.metadata["check"]) for f in fields(HostSettings)}
+    return {f.name: (hints[f.name], f.metadata["check"]) for f in fields(HostSettings)}
 
 
 @cache
@@ -238,13 +246,6 @@ def _unknown(name: str) -> str:
     hint = f"did you mean {close[0]!r}? " if close else ""
     return (f"unknown host data key; {hint}every key vllm-fleet reads is declared in "
             "src/vllm_fleet/hostdata.py (HostSettings)")
-
-
-def _typo_of(name: str, data: Mapping[str, Any]) -> str | None:
-    """A key in ``data`` that looks like a misspelling of the missing ``name``."""
-    unknown = [k for k in data if isinstance(k, str) and k not in _schema()]
-    close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.75)
-    return close[0] if close else None
 
 
 def _matches(value: Any, hint: Any) -> bool:

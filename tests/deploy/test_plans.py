@@ -45,3 +45,13 @@ def test_deploy_plan(case: str, tmp_path: Path) -> None:
     # Every plan ends at the ready gate, which shows why the (GPU-less) server did not come up.
     assert GATE_FAILURE in output
     assert "ERROR CUDA error 802: system not yet initialized" in output
+
+
+def test_a_host_that_serves_no_model_is_left_alone(tmp_path: Path) -> None:
+    """A router, cache or monitoring host (no `model`) gets no driver, engine or unit."""
+    inventory = write_inventory(tmp_path, "routers", "router-01", "ubuntu-24.04", {}, {})
+    result = run_deploy(inventory)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "serves no model (no `model` in its host data)" in output
+    assert operations(output) == {}

@@ -60,7 +60,7 @@ BAD_HOSTS = [
     ("port as a string", {"vllm_port": "8000"},
      rf"^{T}: vllm_port: expected an integer, got str '8000'$"),
     ("missing required key, with the typo found", {"profile": None, "profle": "latency"},
-     rf"^{T}: profile: missing \(required\) for host; found 'profle': a typo\?$"),
+     rf"^{T}: profle: unknown host data key; did you mean 'profile'\? "),
     ("unknown image target", {"image_target": "tpu"},
      rf"^{T}: image_target: unknown image target 'tpu'; valid: cpu, cuda, rocm$"),
     ("flag vllm-fleet sets itself", {"serve_flags": {"port": 9000}},

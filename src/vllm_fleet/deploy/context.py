@@ -17,11 +17,11 @@ from pyinfra import host
 from pyinfra.api.exceptions import PyinfraError
 
 from vllm_fleet.errors import FleetError
-from vllm_fleet.hostdata import HostSettings
+from vllm_fleet.hostdata import HostSettings, settings_for
 from vllm_fleet.paths import MANIFEST_DIR
 from vllm_fleet.serving.inventory import HostData, load_inventory
 from vllm_fleet.serving.plan import SECRET_ENV_NAMES, Planner
-from vllm_fleet.serving.spec import ServeSpec, host_values
+from vllm_fleet.serving.spec import ServeSpec
 
 _SPECS: dict[str, ServeSpec] = {}
 _SETTINGS: dict[str, HostSettings] = {}
@@ -35,10 +35,18 @@ def host_settings() -> HostSettings:
     """The typed, checked host data of the host pyinfra is preparing (vllm_fleet.hostdata)."""
     if host.name not in _SETTINGS:
         try:
-            _SETTINGS[host.name] = host_values(host_data())
+            _SETTINGS[host.name] = settings_for(host_data())
         except FleetError as err:
             raise DeployError(f"{host.name}: {err}") from None
     return _SETTINGS[host.name]
+
+
+def serves_a_model() -> bool:
+    """Whether the host pyinfra is preparing serves a model (its data sets `model`)."""
+    if host_settings().model is None:
+        host.noop("serves no model (no `model` in its host data)")
+        return False
+    return True
 
 
 def host_spec() -> ServeSpec:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vllm_fleet.errors import FleetError
+from vllm_fleet.hostdata import settings_for
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.paths import MANIFEST_DIR, MODELS_DIR
 from vllm_fleet.serving.imagefacts import image_facts
@@ -101,8 +102,19 @@ def plan_inventory(inventory: Path | str, host: str | None = None, **options: An
     hosts = load_inventory(inventory)
     if host is not None:
         hosts = [select_host(hosts, host, display_path(inventory))]
+    else:
+        hosts = [h for h in hosts if serves_a_model(h)]
     planner = Planner(**options)
     return [planner.plan(h) for h in hosts]
+
+
+def serves_a_model(host: HostData) -> bool:
+    """Whether ``host`` is a serving host (its data names a model); others (routers, caches,
+    monitoring) have plans of their own. Bad data counts as serving, so its plan shows why."""
+    try:
+        return settings_for(host).model is not None
+    except FleetError:
+        return True
 
 
 def environment(spec: ServeSpec) -> dict[str, str]:

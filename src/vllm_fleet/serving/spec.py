@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vllm_fleet.errors import ConfigError
-from vllm_fleet.hostdata import HostSettings, settings_for
+from vllm_fleet.hostdata import HostSettings, require_serving_keys, settings_for
 from vllm_fleet.images.manifest import ImageManifest
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.models import (
@@ -227,6 +227,10 @@ def resolve(
 def host_values(host: HostData) -> HostSettings:
     """The host's data, typed and checked by the schema, plus the checks across keys."""
     settings = settings_for(host)
+    if settings.model is None:
+        raise ConfigError(host.source("model"), "model", f"missing: host {host.name} serves no "
+                          "model, so there is nothing to resolve")
+    require_serving_keys(host, settings)
     if (settings.gpu_vendor == "none") != (settings.gpu_count == 0):
         raise ConfigError(host.source("gpu_count"), "gpu_count",
                           f"{settings.gpu_count} does not match gpu_vendor "
