@@ -11,8 +11,21 @@ from vllm_fleet.paths import REPO_ROOT
 BIN = Path(sys.executable).parent
 
 
-def test_ruff_is_clean() -> None:
-    proc = subprocess.run([BIN / "ruff", "check", "--no-cache", "src", "tests", "tasks.py"],
+def _tracked(*patterns: str) -> list[str]:
+    return subprocess.run(["git", "ls-files", *patterns], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=True).stdout.split()
+
+
+def test_ruff_is_clean_on_every_python_file() -> None:
+    """inventory/, deploy/, benchmarks/ and tasks.py included, not only the package."""
+    proc = subprocess.run([BIN / "ruff", "check", "--no-cache", *_tracked("*.py")],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_yamllint_is_clean_on_every_yaml_file() -> None:
+    proc = subprocess.run([BIN / "yamllint", "--strict", "-c", ".yamllint.yaml",
+                           *_tracked("*.yaml", "*.yml")],
                           cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -27,10 +40,8 @@ def test_ci_runs_the_readmes_test_command() -> None:
 def test_the_repository_stands_alone() -> None:
     """No file points at documents outside the repository (design notes, private research)."""
     outside = ("../shared", "DESIGN.md", "notes/", "research §", "TEST-INFRA", "KIMI-TINY")
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()
     offenders = []
-    for name in tracked:
+    for name in _tracked():
         path = REPO_ROOT / name
         if name == "tests/test_repo_hygiene.py" or not path.is_file():
             continue
