@@ -172,7 +172,8 @@ class ToolRunError(FleetError):
 class JournalReadError(FleetError):
     """A host's service journal could not be read (SSH refused, no such unit, no journalctl).
 
-    Example: ``gpu-01: journalctl -u vllm-serve: ssh exited 255 (Permission denied (publickey))``
+    Example: ``gpu-01: journalctl -u vllm-serve: pyinfra exited 1 (Could not connect
+    (Authentication failed.))``
     """
 
     def __init__(self, host: str, problem: str) -> None:

@@ -46,8 +46,8 @@ def _preset_names() -> str:
                  "TP8+DCP8 (default: the file's name: preset, model, time).",
         "kv_from": "A saved server log (journalctl -u vllm-serve -b, docker logs) to read the "
                    "start-up KV cache size from; shown and stored with the result.",
-        "journal_host": "Read the KV cache size from this host's service journal over SSH "
-                        "(a host name in --inventory).",
+        "journal_host": "Read the KV cache size from this host's service journal over "
+                        "pyinfra's SSH connection (a host name in --inventory).",
         "inventory": "pyinfra inventory that names --journal-host (its SSH data and unit name).",
     },
 )
@@ -106,7 +106,7 @@ def _kv_cache(kv_from: str | None, journal_host: str | None, inventory: str) -> 
     elif journal_host:
         host = select_host(load_inventory(inventory), journal_host, inventory)
         unit = host.data.get("vllm_unit_name", DEFAULT_UNIT)
-        text, where = read_journal(host.name, host.data, unit), f"{host.name}:{unit}"
+        text, where = read_journal(inventory, host.name, unit), f"{host.name}:{unit}"
     else:
         return None
     kv_cache = parse_kv_cache(text)
