@@ -180,3 +180,20 @@ class JournalReadError(FleetError):
         self.host = host
         self.problem = problem
         super().__init__(f"{host}: {problem}")
+
+
+# INSTALL ERRORS: an optional part of vllm-fleet that this install leaves out
+
+
+class MissingExtraError(FleetError, ImportError):
+    """A task needs a package the base install leaves out; names the extra that installs it.
+
+    Example: ``lm-eval is not installed; install vllm-fleet's eval extra: pip install
+    'vllm-fleet[eval]' (from a checkout: pip install '.[eval]')``
+    """
+
+    def __init__(self, extra: str, what: str, alternative: str = "") -> None:
+        self.extra = extra
+        super().__init__(f"{what} is not installed; install vllm-fleet's {extra} extra: pip "
+                         f"install 'vllm-fleet[{extra}]' (from a checkout: pip install "
+                         f"'.[{extra}]'){alternative}")
