@@ -21,7 +21,7 @@ import pytest
 
 from vllm_fleet.errors import MissingExtraError
 from vllm_fleet.extras import EXTRAS, Extra, require
-from vllm_fleet.paths import REPO_ROOT
+from vllm_fleet.paths import REPO_ROOT, find_repo_root
 
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 # Modules imported only by scripts that run inside a built image, never on the controller:
@@ -172,3 +172,14 @@ def test_base_install_optional_tasks_name_their_extra(base_venv: Path, args: tup
                                                       extra: str) -> None:
     line = _one_line_error(_invoke(base_venv, *args))
     assert f"pip install 'vllm-fleet[{extra}]'" in line
+
+
+def test_a_regular_install_finds_the_checkout_it_runs_in(tmp_path: Path) -> None:
+    """`pip install .` puts the package in site-packages, away from images/ and inventory/:
+    the checkout is then the working directory or the nearest one above it."""
+    installed = tmp_path / "venv/lib/python3.11/site-packages/vllm_fleet/paths.py"
+    assert find_repo_root(installed, REPO_ROOT / "docs" / "runbooks") == REPO_ROOT
+    assert find_repo_root(installed, REPO_ROOT) == REPO_ROOT
+    assert find_repo_root(installed, tmp_path) == tmp_path  # not in a checkout: errors name cwd
+    editable = REPO_ROOT / "src" / "vllm_fleet" / "paths.py"
+    assert find_repo_root(editable, tmp_path) == REPO_ROOT

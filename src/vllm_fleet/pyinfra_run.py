@@ -59,8 +59,7 @@ def failure_reason(stderr: str, host: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     prefix = f"[{host}] "
     for line in lines:
-        if line.startswith(prefix):
-            status = line[len(prefix):]
-            if status not in ("Connected",) and not status.startswith("Loaded fact"):
-                return status
+        status = line.removeprefix(prefix)
+        if status != line and not status.startswith(("Connected", "Loaded fact")):
+            return status
     return lines[-1].removeprefix("--> ") if lines else "no message"
