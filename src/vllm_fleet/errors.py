@@ -172,10 +172,28 @@ class ToolRunError(FleetError):
 class JournalReadError(FleetError):
     """A host's service journal could not be read (SSH refused, no such unit, no journalctl).
 
-    Example: ``gpu-01: journalctl -u vllm-serve: ssh exited 255 (Permission denied (publickey))``
+    Example: ``gpu-01: journalctl -u vllm-serve: pyinfra exited 1 (Could not connect
+    (Authentication failed.))``
     """
 
     def __init__(self, host: str, problem: str) -> None:
         self.host = host
         self.problem = problem
         super().__init__(f"{host}: {problem}")
+
+
+# INSTALL ERRORS: an optional part of vllm-fleet that this install leaves out
+
+
+class MissingExtraError(FleetError, ImportError):
+    """A task needs a package the base install leaves out; names the extra that installs it.
+
+    Example: ``lm-eval is not installed; install vllm-fleet's eval extra: pip install
+    'vllm-fleet[eval]' (from a checkout: pip install '.[eval]')``
+    """
+
+    def __init__(self, extra: str, what: str, alternative: str = "") -> None:
+        self.extra = extra
+        super().__init__(f"{what} is not installed; install vllm-fleet's {extra} extra: pip "
+                         f"install 'vllm-fleet[{extra}]' (from a checkout: pip install "
+                         f"'.[{extra}]'){alternative}")

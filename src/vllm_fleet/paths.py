@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# A folder is a vllm-fleet checkout when it holds these (the task list and the build matrix).
+CHECKOUT_MARKERS = ("tasks.py", "images/matrix.yaml")
+
+
+def is_checkout(folder: Path) -> bool:
+    return all((folder / marker).is_file() for marker in CHECKOUT_MARKERS)
+
+
+def find_repo_root(package_file: Path, cwd: Path) -> Path:
+    """The checkout whose data (images/, models/, inventory/, ...) the code reads.
+
+    An editable install (``pip install -e .``) runs the package from the checkout's src/, so
+    the checkout is two folders up. A regular install (``pip install .``) copies only the
+    package into site-packages; the checkout is then the folder ``invoke`` or ``pyinfra`` runs
+    in (tasks.py and deploy/ are read from there anyway), or the nearest one above it."""
+    beside_source = package_file.resolve().parents[2]
+    if is_checkout(beside_source):
+        return beside_source
+    for folder in (cwd, *cwd.parents):
+        if is_checkout(folder):
+            return folder
+    return cwd  # errors then name the missing file under the folder it was looked for in
+
+
+REPO_ROOT = find_repo_root(Path(__file__), Path.cwd().resolve())
 IMAGES_DIR = REPO_ROOT / "images"
 MODELS_DIR = REPO_ROOT / "models"
 TEMPLATES_DIR = REPO_ROOT / "templates"

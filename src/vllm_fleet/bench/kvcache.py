@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from vllm_fleet.errors import JournalReadError, ResultFileError
+from vllm_fleet.errors import FleetError, JournalReadError, ResultFileError
+from vllm_fleet.pyinfra_run import run_command_fact
 
 SIZE_LINE = re.compile(r"\b(?P<device>[A-Z]{2,4}) KV cache size: (?P<tokens>[\d,]+) tokens")
 DCP_LINE = re.compile(r"Multiplying the \w+ KV cache size by the dcp_world_size (?P<n>\d+)\.")
@@ -37,7 +37,7 @@ CPU_SPACE_LINE = re.compile(r"Explicitly set \((?P<gib>[\d.]+)/[\d.]+\) GiB for 
 CONCURRENCY = re.compile(r"Maximum concurrency for (?P<len>[\d,]+) tokens per request: "
                          r"(?P<x>[\d.]+)x")
 
-# Only these lines matter; the SSH reader filters on the host so a long journal is not copied.
+# Only these lines matter; the journal reader filters on the host so a long journal is not copied.
 GREP_PATTERN = "KV cache|dcp_world_size|Maximum concurrency"
 
 
@@ -119,34 +119,14 @@ def journal_command(unit: str) -> str:
             f" | grep -E {shlex.quote(GREP_PATTERN)} || true")
 
 
-def ssh_argv(host: str, data: Mapping[str, Any], remote: str) -> list[str]:
-    """``ssh`` words reaching ``host`` as pyinfra does, from its inventory data (ssh_user,
-    ssh_port, ssh_key, ssh_known_hosts_file, ssh_strict_host_key_checking)."""
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
-    if data.get("ssh_port"):
-        argv += ["-p", str(data["ssh_port"])]
-    if data.get("ssh_key"):
-        argv += ["-i", str(Path(str(data["ssh_key"])).expanduser())]
-    if data.get("ssh_known_hosts_file"):
-        argv += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}"]
-    if data.get("ssh_strict_host_key_checking"):
-        argv += ["-o", f"StrictHostKeyChecking={data['ssh_strict_host_key_checking']}"]
-    target = f"{data['ssh_user']}@{host}" if data.get("ssh_user") else host
-    return [*argv, target, remote]
-
-
-def read_journal(host: str, data: Mapping[str, Any], unit: str, timeout: float = 60.0) -> str:
-    """The KV-cache lines of ``unit``'s journal on ``host``, over SSH with its inventory data."""
-    argv = ssh_argv(host, data, journal_command(unit))
+def read_journal(inventory: Path | str, host: str, unit: str, timeout: float = 60.0) -> str:
+    """The KV-cache lines of ``unit``'s journal on ``host``, read over pyinfra's own SSH
+    connection to the host of ``inventory`` (its ssh_* data, keys and known-hosts settings are
+    used exactly as in a deploy)."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise JournalReadError(host, f"journalctl -u {unit}: ssh failed ({err})") from None
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise JournalReadError(host, f"journalctl -u {unit}: ssh exited {proc.returncode} "
-                               f"({reason})")
-    return proc.stdout
+        return run_command_fact(inventory, host, journal_command(unit), timeout=timeout)
+    except FleetError as err:
+        raise JournalReadError(host, f"journalctl -u {unit}: {err}") from None
 
 
 def _int(digits: str) -> int:

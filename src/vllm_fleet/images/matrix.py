@@ -33,7 +33,8 @@ _TARGET_FIELDS = {
     **{key: Field(spec.types, required=False) for key, spec in _DEFAULT_FIELDS.items()},
 }
 _MODE_FIELDS = {
-    "upstream": {"base_image": Field(str)},
+    # The upstream release image: a repository only; its tag is v + the target's vllm_version.
+    "upstream": {"repository": Field(str)},
     "wheel": {
         "base_image": Field(str),
         "index_urls": Field(list),
@@ -52,6 +53,13 @@ _MODE_FIELDS = {
 }
 _USER_FIELDS = {"name": Field(str), "uid": Field(int), "gid": Field(int)}
 _VERSION = re.compile(r"^\d+\.\d+\.\d+([.+-]?[0-9A-Za-z.]+)?$")
+
+
+def upstream_image(repository: str, vllm_version: str) -> str:
+    """vLLM's release image of ``vllm_version``: upstream tags releases ``v<version>``
+    (``vllm/vllm-openai:v0.32.0``, ``vllm/vllm-openai-rocm:v0.32.0``; see
+    https://hub.docker.com/r/vllm/vllm-openai/tags)."""
+    return f"{repository}:v{vllm_version}"
 
 
 @dataclass(frozen=True)
@@ -86,14 +94,18 @@ class Target:
     ) -> Target:
         """Return a copy with build options applied (options win over the matrix)."""
         changes: dict[str, Any] = {}
-        if base_image:
-            _check_pinned("--base-image", "", base_image)
-            changes["base_image"] = base_image
         if vllm_version:
             if not _VERSION.match(vllm_version):
                 raise ConfigError("--vllm-version", "", f"{vllm_version!r} is not a version "
                                   "like 0.32.0")
             changes["vllm_version"] = vllm_version
+            if self.install_mode == "upstream":
+                changes["base_image"] = upstream_image(self.mode["repository"], vllm_version)
+        if base_image:
+            _check_pinned("--base-image", "", base_image)
+            if self.install_mode == "upstream":
+                _check_release_tag(base_image, vllm_version or self.vllm_version, self.name)
+            changes["base_image"] = base_image
         if non_root is not None:
             changes["non_root"] = non_root
         return replace(self, **changes)
@@ -131,13 +143,17 @@ class Matrix:
             raise UnknownNameError(self.path, f"targets.{name}.modes", "install mode",
                                    mode_name, list(raw["modes"]))
         mode = dict(raw["modes"][mode_name])
+        if mode_name == "upstream":
+            base_image = upstream_image(mode["repository"], raw["vllm_version"])
+        else:
+            base_image = mode.pop("base_image")
         return Target(
             name=name,
             description=raw["description"],
             vllm_version=raw["vllm_version"],
             python_version=raw["python_version"],
             install_mode=mode_name,
-            base_image=mode.pop("base_image"),
+            base_image=base_image,
             mode=mode,
             arch_env={k: str(v) for k, v in raw["arch_env"].items()},
             hf_home=raw["hf_home"],
@@ -161,8 +177,42 @@ class Matrix:
             if mode_name not in _MODE_FIELDS:
                 raise UnknownNameError(self.path, mode_where, "install mode", mode_name,
                                        list(INSTALL_MODES))
-            check_fields(self.path, mode_where, mode, _MODE_FIELDS[mode_name])
-            _check_pinned(self.path, f"{mode_where}.base_image", mode["base_image"])
+            if mode_name == "upstream":
+                self._check_upstream(where, mode)
+            else:
+                check_fields(self.path, mode_where, mode, _MODE_FIELDS[mode_name])
+                _check_pinned(self.path, f"{mode_where}.base_image", mode["base_image"])
+
+    def _check_upstream(self, where: str, mode: Any) -> None:
+        """The upstream mode names a repository; the tag comes from the target's vllm_version,
+        so the two cannot disagree (a mismatch would only show after a multi-GB pull)."""
+        mode_where = f"{where}.modes.upstream"
+        if isinstance(mode, dict) and "base_image" in mode:
+            raise ConfigError(self.path, f"{mode_where}.base_image",
+                              f"the upstream image is derived from {where}.vllm_version; write "
+                              "its repository instead, e.g. `repository: vllm/vllm-openai`")
+        check_fields(self.path, mode_where, mode, _MODE_FIELDS["upstream"])
+        repository = mode["repository"]
+        if "@" in repository or ":" in repository.rpartition("/")[2]:
+            raise ConfigError(self.path, f"{mode_where}.repository",
+                              f"{repository!r} carries a tag or digest; write the repository "
+                              f"only: its tag is v + {where}.vllm_version")
+
+
+def _check_release_tag(ref: str, vllm_version: str, target: str) -> None:
+    """An upstream-mode --base-image (a mirror of vLLM's release image) must be tagged with the
+    target's vLLM version (``v0.32.0`` or ``0.32.0``, a suffix allowed: ``v0.32.0-mirror``),
+    or be pinned by digest alone. Otherwise the build would only find out once the image's
+    vLLM is introspected, after the pull and build."""
+    name = ref.split("@", 1)[0]
+    repository, _, tag = name.rpartition(":")
+    if not repository or "/" in tag:
+        return  # digest only: nothing here names a version
+    if not re.match(rf"^v?{re.escape(vllm_version)}(?![\d.])", tag):
+        raise ConfigError("--base-image", "", f"{ref!r} is not tagged with vLLM {vllm_version}, "
+                          f"the version of target {target} (images/matrix.yaml: targets.{target}"
+                          ".vllm_version, or --vllm-version); pass a base tagged "
+                          f"v{vllm_version} or the matching --vllm-version")
 
 
 def _check_pinned(path: Path | str, key: str, ref: str) -> None:

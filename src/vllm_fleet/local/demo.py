@@ -10,9 +10,8 @@ is quick.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ from vllm_fleet.local.hub.container import start_hub
 from vllm_fleet.local.localbase import ensure_local_base
 from vllm_fleet.local.tinymodel.build import build_tiny_model
 from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR, REPO_ROOT
+from vllm_fleet.progress import Progress, stream_command
+from vllm_fleet.pyinfra_run import pyinfra_executable
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.smoke.report import SmokeReport
@@ -65,13 +66,16 @@ class DemoResult:
         return lines
 
 
-def run_demo(log: Log = print) -> DemoResult:
-    """Run every stage; raise FleetError naming the stage that failed."""
+def run_demo(log: Log = print, progress: Progress | None = None) -> DemoResult:
+    """Run every stage; raise FleetError naming the stage that failed. ``progress`` shows the
+    running stage, the image build's steps and the deploy's operations as they happen."""
     stages: dict[str, float] = {}
+    progress = progress or Progress()
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
         log(f"==> {name}")
+        progress.section(name)
         started = time.monotonic()
         try:
             yield
@@ -80,7 +84,7 @@ def run_demo(log: Log = print) -> DemoResult:
         stages[name] = time.monotonic() - started
 
     with stage("cpu image"):
-        image = build_cpu_image(log)
+        image = build_cpu_image(log, progress)
     with stage("tiny model"):
         build_tiny_model(image, TINY_MODEL_DIR)
     host = load_inventory(SANDBOX_INVENTORY)[0]
@@ -102,12 +106,13 @@ def run_demo(log: Log = print) -> DemoResult:
     return result
 
 
-def build_cpu_image(log: Log) -> str:
+def build_cpu_image(log: Log, progress: Progress | None = None) -> str:
     """The `cpu` image on the local base, with this machine's CA bundle and wheels; its
     manifest goes to build/images/cpu.json, where the sandbox host's plan finds it."""
     base = ensure_local_base(log=log)
     target = Matrix().target("cpu").with_overrides(base_image=base)
-    result = build_image(target, site_build_options(), log=lambda _line: None)
+    result = build_image(target, site_build_options(), log=lambda _line: None,
+                         progress=progress)
     record_manifest(target.name, result.image_id, result.tags, target.vllm_version,
                     target.install_mode, target.base_image)
     log(f"{result.tags[0]} ({result.cached_steps}/{result.steps} steps from cache)")
@@ -124,12 +129,15 @@ def publish_to_hub(model_dir: Path, repo_id: str) -> Path:
 
 def deploy(log: Log) -> None:
     """The operator's command, as they would type it."""
-    command = [str(Path(sys.executable).parent / "pyinfra"), str(SANDBOX_INVENTORY.relative_to(
-        REPO_ROOT)), "deploy/serve.py", "-y"]
+    command = [pyinfra_executable(), str(SANDBOX_INVENTORY.relative_to(REPO_ROOT)),
+               "deploy/serve.py", "-y"]
     log("$ " + " ".join(["pyinfra", *command[1:]]))
-    proc = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    tail = "\n".join(proc.stdout.splitlines()[-25:])
-    if proc.returncode != 0:
-        raise FleetError(f"pyinfra exited {proc.returncode}:\n{tail}")
-    log(tail)
+    tail: deque[str] = deque(maxlen=25)
+
+    def show(line: str) -> None:
+        tail.append(line)
+        log(line)
+
+    returncode = stream_command(command, show, cwd=REPO_ROOT)  # each operation as it runs
+    if returncode != 0:
+        raise FleetError(f"pyinfra exited {returncode}:\n" + "\n".join(tail))

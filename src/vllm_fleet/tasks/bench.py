@@ -12,13 +12,13 @@ from pathlib import Path
 
 from invoke import Collection, Exit, task
 
-from vllm_fleet.bench.chart import write_chart
 from vllm_fleet.bench.compare import gain_rows, load_baseline, markdown_table, versus_baseline_table
 from vllm_fleet.bench.kvcache import KvCache, parse_kv_cache, read_journal, read_log_file
 from vllm_fleet.bench.presets import PRESETS_FILE, get_preset, load_presets
 from vllm_fleet.bench.results import load_result, summary_lines
 from vllm_fleet.bench.runner import default_image, run_bench
 from vllm_fleet.errors import FleetError
+from vllm_fleet.extras import require
 from vllm_fleet.serving.inventory import load_inventory, select_host
 
 DEFAULT_UNIT = "vllm-serve"  # inventory/group_data/all.py: vllm_unit_name
@@ -46,8 +46,8 @@ def _preset_names() -> str:
                  "TP8+DCP8 (default: the file's name: preset, model, time).",
         "kv_from": "A saved server log (journalctl -u vllm-serve -b, docker logs) to read the "
                    "start-up KV cache size from; shown and stored with the result.",
-        "journal_host": "Read the KV cache size from this host's service journal over SSH "
-                        "(a host name in --inventory).",
+        "journal_host": "Read the KV cache size from this host's service journal over "
+                        "pyinfra's SSH connection (a host name in --inventory).",
         "inventory": "pyinfra inventory that names --journal-host (its SSH data and unit name).",
     },
 )
@@ -75,7 +75,8 @@ def bench(c, url, model, preset="guide", out="bench-results", image=None, tokeni
     help={
         "a": "The first run's --save-result JSON (before, e.g. TP8).",
         "b": "The second run's --save-result JSON (after, e.g. TP8+DCP8).",
-        "chart": "Also write a PNG chart of both runs to this file.",
+        "chart": "Also write a PNG chart of both runs to this file (needs the bench extra: "
+                 "matplotlib).",
         "baseline": "Set the runs beside the guide's published TP8 and TP8+DCP8 figures "
                     "(benchmarks/guide-baseline.yaml): a second table and grey bars.",
     },
@@ -86,6 +87,8 @@ def compare(c, a, b, chart=None, baseline=False):
     The "DCP Gain Analysis" rows: request and output throughput, mean and median TTFT (lower is
     better, so a fall is a positive improvement); --baseline adds the guide's own runs."""
     try:
+        if chart:
+            require("bench")  # before any output: the chart is what was asked for
         runs = [load_result(a), load_result(b)]
         guide = load_baseline() if baseline else None
         print(markdown_table(gain_rows(*runs), runs[0].label, runs[1].label))
@@ -93,6 +96,8 @@ def compare(c, a, b, chart=None, baseline=False):
             print(f"\nAgainst the usage guide ({guide[0].extras['published']}):\n")
             print(versus_baseline_table(runs, guide))
         if chart:
+            from vllm_fleet.bench.chart import write_chart  # matplotlib: the bench extra
+
             print(f"\nchart: {write_chart(runs, Path(chart), baseline=guide)}")
     except (FleetError, OSError) as err:
         raise Exit(f"bench.compare: {err}") from None
@@ -106,7 +111,7 @@ def _kv_cache(kv_from: str | None, journal_host: str | None, inventory: str) -> 
     elif journal_host:
         host = select_host(load_inventory(inventory), journal_host, inventory)
         unit = host.data.get("vllm_unit_name", DEFAULT_UNIT)
-        text, where = read_journal(host.name, host.data, unit), f"{host.name}:{unit}"
+        text, where = read_journal(inventory, host.name, unit), f"{host.name}:{unit}"
     else:
         return None
     kv_cache = parse_kv_cache(text)

@@ -7,14 +7,17 @@ from rich.console import Console
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.local.demo import run_demo
+from vllm_fleet.progress import Progress
 
 
 @task
 def demo(c):
     """The whole pipeline on this machine: cpu image, tiny Kimi-format model behind a local hub,
     the sandbox host over SSH, `pyinfra inventory/sandbox.py deploy/serve.py`, then smoke."""
+    progress = Progress()  # a status line on a terminal, a heartbeat every 15 s elsewhere
     try:
-        result = run_demo(log=lambda line: print(line, flush=True))
+        with progress.ticking():
+            result = run_demo(log=progress.line, progress=progress)
     except FleetError as err:
         raise Exit(str(err)) from None
     Console().print(result.smoke.table())

@@ -40,7 +40,8 @@ def eval_(c, url=None, model=None, profile="latency", max_stderr_drop=None, out=
     """Run gsm8k against an endpoint with lm-eval and gate on the profile's baseline.
 
     lm-eval's gsm8k 5-shot through `local-completions`, as in the usage guide; exits non-zero
-    when the score fell more than --max-stderr-drop standard errors below the baseline."""
+    when the score fell more than --max-stderr-drop standard errors below the baseline. Running
+    lm-eval needs the eval extra (pip install '.[eval]'); judging --results does not."""
     try:
         spec = load_gates(Path(gates) if gates else GATES_FILE)
         baseline = spec.baseline(profile)

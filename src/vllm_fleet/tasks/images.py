@@ -14,6 +14,7 @@ from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.images.render import write_dockerfile
 from vllm_fleet.local.localbase import LOCAL_BASE_IMAGE, ensure_local_base
 from vllm_fleet.paths import INVENTORY_DIR
+from vllm_fleet.progress import Progress
 from vllm_fleet.serving.unitlint import verify_inventory_units
 
 _TARGET_HELP = "Build target from images/matrix.yaml: cuda, rocm or cpu."
@@ -56,7 +57,10 @@ def render(c, target, base_image=None, vllm_version=None, install_mode=None, non
 )
 def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, install_mode=None,
           non_root=False, ca_bundle=None, wheelhouse=None, pip_index_url=None):
-    """Build an image through the Docker Engine API and write build/images/<target>.json."""
+    """Build an image through the Docker Engine API and write build/images/<target>.json.
+
+    Shows step N of M and the step's latest output as it builds (plain lines and a heartbeat
+    every 15 s when not on a terminal); a failed step prints its last output lines."""
     try:
         spec = _target(target, base_image, vllm_version, install_mode, non_root)
         options = BuildOptions(
@@ -65,11 +69,16 @@ def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, i
             pip_index_url=pip_index_url,
             extra_tags=tuple(tag or ()),
         )
-        result = build_image(spec, options)
-        manifest = record_manifest(spec.name, result.image_id, result.tags, spec.vllm_version,
-                                   spec.install_mode, spec.base_image)
-        if push:
-            manifest = _push(manifest)
+        progress = Progress()
+        with progress.ticking():
+            progress.section(f"build {spec.name}")
+            result = build_image(spec, options, log=lambda _line: None, progress=progress)
+            progress.status("reading the image's vLLM flags and env vars")
+            manifest = record_manifest(spec.name, result.image_id, result.tags,
+                                       spec.vllm_version, spec.install_mode, spec.base_image)
+            if push:
+                progress.status("push")
+                manifest = _push(manifest, log=progress.line)
     except FleetError as err:
         raise Exit(str(err)) from None
     print(f"built {result.image_id[:19]} as {', '.join(result.tags)} in {result.seconds:.0f} s "
@@ -88,10 +97,10 @@ def push(c, target):
     print("\n".join(manifest.repo_digests))
 
 
-def _push(manifest):
+def _push(manifest, log=print):
     from dataclasses import replace
 
-    digests = push_image(manifest.tags)
+    digests = push_image(manifest.tags, log=log)
     updated = replace(manifest, repo_digests=digests)
     write_manifest(updated)
     return updated
