@@ -7,10 +7,11 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from vllm_fleet.errors import FleetError
-from vllm_fleet.images.build import BuildOptions, build_image, push_image
+from vllm_fleet.images.build import BuildOptions, build_image
 from vllm_fleet.images.lint import lint_all
-from vllm_fleet.images.manifest import load_manifest, manifest_path, record_manifest, write_manifest
+from vllm_fleet.images.manifest import manifest_path, record_manifest
 from vllm_fleet.images.matrix import Matrix
+from vllm_fleet.images.push import push_target
 from vllm_fleet.images.render import write_dockerfile
 from vllm_fleet.local.localbase import LOCAL_BASE_IMAGE, ensure_local_base
 from vllm_fleet.paths import INVENTORY_DIR
@@ -69,7 +70,7 @@ def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, i
         manifest = record_manifest(spec.name, result.image_id, result.tags, spec.vllm_version,
                                    spec.install_mode, spec.base_image)
         if push:
-            manifest = _push(manifest)
+            manifest = push_target(spec.name)
     except FleetError as err:
         raise Exit(str(err)) from None
     print(f"built {result.image_id[:19]} as {', '.join(result.tags)} in {result.seconds:.0f} s "
@@ -78,23 +79,16 @@ def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, i
           f"{len(manifest.env_vars)} vLLM env vars)")
 
 
-@task(help={"target": _TARGET_HELP})
-def push(c, target):
-    """Push a built target's tags (from its manifest) and record the repo digests."""
+@task(help={"target": _TARGET_HELP,
+            "registry": "Push to this registry (host:port) under the same repository and tag, "
+                        "e.g. 127.0.0.1:5000 (the sandbox registry)."})
+def push(c, target, registry=None):
+    """Push a built target's image and record its repo digests in build/images/<target>.json."""
     try:
-        manifest = _push(load_manifest(manifest_path(target)))
+        manifest = push_target(target, registry)
     except FleetError as err:
         raise Exit(str(err)) from None
     print("\n".join(manifest.repo_digests))
-
-
-def _push(manifest):
-    from dataclasses import replace
-
-    digests = push_image(manifest.tags)
-    updated = replace(manifest, repo_digests=digests)
-    write_manifest(updated)
-    return updated
 
 
 @task(iterable=["inventory"], help={
