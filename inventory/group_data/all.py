@@ -31,8 +31,16 @@ vllm_stop_grace_s = 120
 # Pause before systemd restarts a failed server (Restart=on-failure).
 vllm_restart_delay_s = 30
 
-# Pull the image before each start (ExecStartPre). Off for images loaded onto the host directly.
+# Pull the image before each start (ExecStartPre). Off for images loaded onto the host directly
+# (air-gapped sites: `docker load` from media); the deploy then checks the image is there.
 image_pull = True
+# Pin hosts to what `invoke push --target <target> --registry <name:port>` recorded, without
+# writing `image`: the repo digest in build/images/<target>.json, as <image_registry>/...@sha256.
+# image_registry = "registry.example.internal:5000"
+# The same registry as the controller pushed to, when it reaches it by another name.
+# image_registry_push_address = "127.0.0.1:5000"
+# A private CA (file on the controller) for image_registry, installed for the hosts' Docker.
+# image_registry_ca = "/srv/vllm-fleet/registry-ca.crt"
 
 # The docker client on the hosts (Debian/Ubuntu docker.io and docker-ce both install it here).
 docker_bin = "/usr/bin/docker"
