@@ -83,6 +83,9 @@ def test_ssh_argv_from_sandbox_inventory_data() -> None:
         "-i", "/keys/id_ed25519", "-o", "UserKnownHostsFile=/dev/null",
         "-o", "StrictHostKeyChecking=no", "root@127.0.0.1", "true"]
     assert ssh_argv("gpu-01", {}, "true")[-2:] == ["gpu-01", "true"]
+    # pyinfra's ssh_hostname: the sandbox's hosts are named sandbox-<i>, reached on 127.0.0.1.
+    assert ssh_argv("sandbox-2", {"ssh_hostname": "127.0.0.1", "ssh_port": 2223}, "true")[-3:] \
+        == ["2223", "127.0.0.1", "true"]
 
 
 def test_journal_command_filters_on_the_host_and_runs_in_a_shell(tmp_path: Path) -> None:

@@ -120,8 +120,9 @@ def journal_command(unit: str) -> str:
 
 
 def ssh_argv(host: str, data: Mapping[str, Any], remote: str) -> list[str]:
-    """``ssh`` words reaching ``host`` as pyinfra does, from its inventory data (ssh_user,
-    ssh_port, ssh_key, ssh_known_hosts_file, ssh_strict_host_key_checking)."""
+    """``ssh`` words reaching ``host`` as pyinfra does, from its inventory data (ssh_hostname,
+    ssh_user, ssh_port, ssh_key, ssh_known_hosts_file, ssh_strict_host_key_checking)."""
+    host = str(data.get("ssh_hostname") or host)
     argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
     if data.get("ssh_port"):
         argv += ["-p", str(data["ssh_port"])]
