@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vllm_fleet.docker_engine import engine
-from vllm_fleet.images.build import push_image
+from vllm_fleet.errors import BuildError
 from vllm_fleet.images.manifest import (
     ImageManifest,
     load_manifest,
@@ -32,7 +32,7 @@ def registry_tag(tag: str, registry: str) -> str:
 def push_target(target: str, registry: str | None = None, manifest_dir: Path = MANIFEST_DIR,
                 log: Log = print) -> ImageManifest:
     """Push the target's image (to ``registry`` if given); write and return its manifest with
-    the repo digests the engine reports afterwards."""
+    the repo digest each push reported (replacing older digests of the same repositories)."""
     manifest = load_manifest(manifest_path(target, manifest_dir))
     tags = manifest.tags
     if registry:
@@ -40,8 +40,26 @@ def push_target(target: str, registry: str | None = None, manifest_dir: Path = M
         repository, _, name = tag.rpartition(":")
         engine().api.tag(manifest.image_id, repository, name)
         tags = [tag]
-    digests = push_image(tags, log=log)
+    pushed = [push_tag(tag, log) for tag in tags]
+    repositories = {ref.partition("@")[0] for ref in pushed}
+    kept = [ref for ref in manifest.repo_digests if ref.partition("@")[0] not in repositories]
     updated = replace(manifest, tags=list(dict.fromkeys([*manifest.tags, *tags])),
-                      repo_digests=sorted(set(manifest.repo_digests) | set(digests)))
+                      repo_digests=sorted({*kept, *pushed}))
     write_manifest(updated, manifest_dir)
     return updated
+
+
+def push_tag(tag: str, log: Log = print) -> str:
+    """Push one tag; return ``repository@sha256:...`` as the registry acknowledged it (the
+    engine may also list digests of earlier pushes elsewhere; this one is the registry's now)."""
+    repository, _, name = tag.rpartition(":")
+    digest = ""
+    for chunk in engine().api.push(repository, tag=name, stream=True, decode=True):
+        if "error" in chunk:
+            raise BuildError(tag, f"push failed: {chunk['error']}")
+        digest = chunk.get("aux", {}).get("Digest", digest)
+        if chunk.get("status") and chunk.get("id") is None:
+            log(f"push {tag}: {chunk['status']}")
+    if not digest:
+        raise BuildError(tag, "push finished without the registry's digest")
+    return f"{repository}@{digest}"
