@@ -35,7 +35,7 @@ from pyinfra.api.exceptions import InventoryError
 from vllm_fleet.docker_engine import engine, image_exists
 from vllm_fleet.errors import FleetError
 from vllm_fleet.local.localbase import ensure_local_base
-from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR
+from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR, INVENTORY_DIR
 
 HOST_IMAGE = "vllm-fleet-local/sandbox-host:bookworm"
 HOST_DOCKERFILE_DIR = IMAGES_DIR / "sandbox-host"
@@ -45,6 +45,7 @@ HOST_PREFIX = "vllm-fleet-sandbox"
 FIRST_SSH_PORT = 2222
 FIRST_VLLM_PORT = 8000
 SSH_KEY = BUILD_DIR / "sandbox" / "id_ed25519"
+SANDBOX_INVENTORY = INVENTORY_DIR / "sandbox.py"
 # The sandbox's own network: the hosts, the registry and the local hub reach each other by name,
 # as real hosts reach huggingface.co, a site mirror or a registry.
 NETWORK = "vllm-fleet-sandbox"
