@@ -1,6 +1,7 @@
 """Measure the deploy on the sandbox host, for the deploy issue's closing note:
 
-- first deploy onto a fresh host, and a no-op redeploy;
+- first deploy onto a fresh host (the image pulled from the sandbox registry), and a no-op
+  redeploy (benchmarks/fleet_timing.py measures several hosts);
 - the unit's time-to-ready against a bare `docker run` of the same command, image, model and
   caches in the same host (goal: at most 1.05x);
 - restart-to-ready against first-start-to-ready with the compile cache (VLLM_CACHE_ROOT)
@@ -22,23 +23,17 @@ from pathlib import Path
 
 import httpx
 
+from vllm_fleet.images.push import push_target
 from vllm_fleet.local import sandbox
-from vllm_fleet.local.demo import (
-    HUB_LOCAL_PORT,
-    HUB_REPOS,
-    TINY_MODEL_DIR,
-    build_cpu_image,
-    publish_to_hub,
-)
-from vllm_fleet.local.hub.container import start_hub
-from vllm_fleet.local.tinymodel.build import build_tiny_model
+from vllm_fleet.local.demo import build_cpu_image
+from vllm_fleet.local.sandbox import registry
 from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.units import command
 
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
-HEALTH = "http://127.0.0.1:8000/health"
+HEALTH = f"{sandbox.SandboxHost(1).url}/health"
 COMPILE = 'serve_flags={"enforce-eager": false}'
 
 
@@ -53,8 +48,8 @@ def deploy(*extra: str) -> float:
 
 
 def on_host(script: str) -> None:
-    subprocess.run(["docker", "exec", sandbox.CONTAINER, "sh", "-c", script], check=True,
-                   capture_output=True)
+    subprocess.run(["docker", "exec", sandbox.SandboxHost(1).container, "sh", "-c", script],
+                   check=True, capture_output=True)
 
 
 def ready_after(start: str) -> float:
@@ -71,14 +66,11 @@ def ready_after(start: str) -> float:
 
 
 def main() -> None:
-    config = sandbox.config_from_inventory()
-    image = build_cpu_image(log=lambda _line: None)
-    build_tiny_model(image, TINY_MODEL_DIR)
+    build_cpu_image(log=lambda _line: None)
+    sandbox.down(log=lambda _line: None)
+    sandbox.up(1, log=lambda _line: None)  # the registry, and the hub serving the tiny model
+    push_target("cpu", registry.LOCAL_ADDRESS, log=lambda _line: None)
     spec = Planner().spec(load_inventory(INVENTORY_DIR / "sandbox.py")[0])
-    sandbox.down(config, log=lambda _line: None)  # also removes an old hub container
-    sandbox.up(config, log=lambda _line: None)
-    publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
-    start_hub(HUB_REPOS, HUB_LOCAL_PORT, log=lambda _line: None)
     try:
         rows = [("first deploy (fresh host)", deploy()), ("no-op redeploy", deploy())]
         unit = ready_after("systemctl restart vllm-serve")
@@ -93,7 +85,7 @@ def main() -> None:
         rows += [("first start, empty compile cache", cold),
                  ("restart, persisted compile cache", warm)]
     finally:
-        sandbox.down(config, log=lambda _line: None)
+        sandbox.down(log=lambda _line: None)
     for name, seconds in rows:
         print(f"{name:36} {seconds:7.1f} s")
     print(f"unit / bare time-to-ready: {unit / bare:.2f}x (goal <= 1.05x)")

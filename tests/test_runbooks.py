@@ -1,6 +1,6 @@
-"""Every command in docs/runbooks/ runs, in order, against the sandbox host the demo deploys.
+"""Every command in docs/runbooks/ runs, in order, against the sandbox the demo deploys.
 
-The runbooks are written for a fleet ($INVENTORY, $HOST, $MODEL, $PROFILE); here those are the
+The runbooks are written for a fleet ($INVENTORY, $HOST, $URL, $MODEL, $PROFILE); here those are the
 sandbox's values, so each command is the one an operator types, run for real: a runbook that
 drifts from the code fails here.
 """
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 ORDER = ["first-deployment", "change-profile", "rotate-hf-token", "replace-failed-host",
          "failed-start"]
-SANDBOX = {"INVENTORY": "inventory/sandbox.py", "HOST": "127.0.0.1", "MODEL": "kimi-tiny",
-           "PROFILE": "cpu"}
+SANDBOX = {"INVENTORY": "inventory/sandbox.py", "HOST": "sandbox-1",
+           "URL": sandbox.SandboxHost(1).url, "MODEL": "kimi-tiny", "PROFILE": "cpu"}
 
 
 def commands(runbook: Path) -> list[str]:
@@ -40,7 +40,7 @@ def commands(runbook: Path) -> list[str]:
 def deployed_sandbox() -> Iterator[None]:
     run_demo(log=lambda _line: None)
     yield
-    sandbox.down(sandbox.config_from_inventory(), log=lambda _line: None)
+    sandbox.down(log=lambda _line: None)
 
 
 def test_every_runbook_is_listed_and_has_commands() -> None:

@@ -23,6 +23,12 @@ vllm_data_dir = "/var/lib/vllm-fleet"
 # The Hub the hosts download from (HF_ENDPOINT): huggingface.co, or a site mirror.
 hf_endpoint = "https://huggingface.co"
 
+# Pin hosts to what `invoke push --target <target> --registry <name:port>` recorded, without
+# writing `image`: the repo digest in build/images/<target>.json, as <image_registry>/...@sha256.
+# image_registry = "registry.example.internal:5000"
+# A private CA (file on the controller) for image_registry, installed for the hosts' Docker.
+# image_registry_ca = "/srv/vllm-fleet/registry-ca.crt"
+
 # Where Docker comes from: "distro" (the OS's docker.io) or "docker" (Docker's own apt repository,
 # docker-ce), for hosts that need a newer engine than their distribution ships.
 docker_source = "distro"

@@ -1,15 +1,27 @@
-"""Defaults for the local sandbox host (inventory/sandbox.py): no GPU, the tiny CPU model."""
+"""Defaults for the local sandbox hosts (inventory/sandbox.py): no GPU, the tiny CPU model."""
+
+from vllm_fleet.local import sandbox as _sandbox
+from vllm_fleet.local.sandbox import registry as _registry
 
 gpu_vendor = "none"
 gpu_count = 0
-model = "kimi-tiny"
+model = _sandbox.MODEL
 profile = "cpu"
 
-# The `cpu` image built on this machine. With no `image` set, the host runs the tag that
-# `invoke build --target cpu` recorded in build/images/cpu.json.
+# The `cpu` image built on this machine and pushed to the sandbox registry
+# (`invoke push --target cpu --registry 127.0.0.1:5000`). With no `image` set, the host runs the
+# repo digest that push recorded in build/images/cpu.json, pulled as production hosts pull.
 image_target = "cpu"
-# The deploy copies the local image onto the host (docker save | docker load): nothing to pull.
-image_pull = False
+image_pull = True
+# The registry the hosts pull from (name:port), and the address the controller pushed to when it
+# reaches the same registry under another name (here: its loopback port). A repo digest names
+# content, so the digest recorded under one name is valid under the other.
+image_registry = _registry.HOST_ADDRESS
+image_registry_push_address = _registry.LOCAL_ADDRESS
+# A CA (file on the controller) the hosts' Docker trusts for image_registry; the deploy installs
+# it as /etc/docker/certs.d/<image_registry>/ca.crt. The sandbox registry's CA is made by
+# `invoke sandbox.up`.
+image_registry_ca = str(_registry.CA_CERT)
 
 # The local hub container on the sandbox network (vllm_fleet.local.hub), standing in for the Hub.
 hf_endpoint = "http://vllm-fleet-hub:8080"

@@ -78,6 +78,15 @@ class HostSettings:
                                    "from: its vLLM version, container paths and manifest.", None)
     image: str | None = key("The image to run, best pinned by digest (name@sha256:...). Unset: "
                             "the tag the image_target's manifest recorded.", None)
+    image_registry: str | None = key("The registry (name:port) hosts pull from. With no `image`, "
+                                     "a host runs the repo digest `invoke push` recorded there "
+                                     "for its image_target.", None)
+    image_registry_push_address: str | None = key(
+        "The same registry as the controller reached it when pushing (e.g. a loopback port), "
+        "when that differs from image_registry: a digest names content under both.", None)
+    image_registry_ca: str | None = key("A private CA (file on the controller) for "
+                                        "image_registry, installed as /etc/docker/certs.d/"
+                                        "<image_registry>/ca.crt on the hosts.", None)
     runtime: str = key("How vLLM runs: a container under systemd, or a virtualenv under systemd.",
                        "container", check=one_of(*RUNTIMES))
     serve_flags: dict = key("Extra `vllm serve` flags for this host, over the model file's "

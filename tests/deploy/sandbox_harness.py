@@ -1,5 +1,6 @@
 """What the sandbox deploy tests share: the local hub serving the tiny model, a way to run the
-real deploy with the test run's image manifest and canary secrets, testinfra, result parsing."""
+real deploy with the test run's image manifest (pushed to the sandbox registry) and canary
+secrets, on host 1 alone (N=1) or on every host that is up (N=3), testinfra, result parsing."""
 
 from __future__ import annotations
 
@@ -19,15 +20,15 @@ import pytest
 import testinfra
 
 from vllm_fleet.local import sandbox
-from vllm_fleet.local.hub.container import HUB_CONTAINER, HubContainer, start_hub
+from vllm_fleet.local.hub.container import HUB_CONTAINER, HUB_LOCAL_PORT, HubContainer, start_hub
 from vllm_fleet.paths import REPO_ROOT
 from vllm_fleet.serving.models import load_model
 
 PYINFRA = Path(sys.executable).parent / "pyinfra"
 MODEL = load_model("kimi-tiny")
-URL = "http://127.0.0.1:8000"
+HOST_1 = sandbox.SandboxHost(1)
+URL = HOST_1.url
 UNIT = "vllm-serve.service"
-HUB_LOCAL_PORT = 18080
 
 
 @dataclass
@@ -40,10 +41,12 @@ class Deployment:
     api_key: str
     extra: tuple[str, ...] = ()  # --data options of every run of this deployment
     first: subprocess.CompletedProcess | None = None
+    limit: str | None = HOST_1.name  # None: every host that is up
 
     def run(self, *extra: str, verbosity: str = "-v") -> subprocess.CompletedProcess:
+        limit = ["--limit", self.limit] if self.limit else []
         return subprocess.run(
-            [str(PYINFRA), "inventory/sandbox.py", "deploy/serve.py", "-y", verbosity,
+            [str(PYINFRA), "inventory/sandbox.py", "deploy/serve.py", "-y", verbosity, *limit,
              "--data", f"image_manifest_dir={self.manifest_dir}", *self.extra, *extra],
             cwd=REPO_ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, timeout=1200)
@@ -59,21 +62,27 @@ def local_hub(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
     subprocess.run(["docker", "rm", "-f", HUB_CONTAINER], capture_output=True)
 
 
-def first_deploy(manifest_dir: Path, *extra: str) -> Deployment:
+def first_deploy(manifest_dir: Path, *extra: str, limit: str | None = HOST_1.name
+                 ) -> Deployment:
     """Deploy with canary secrets, at the highest verbosity (searched for secrets later)."""
     hf_token, api_key = f"hf_canary{secrets.token_hex(8)}", f"sk-canary{secrets.token_hex(8)}"
     env = {**os.environ, "HF_TOKEN": hf_token, "VLLM_API_KEY": api_key}
-    deployment = Deployment(manifest_dir, env, hf_token, api_key, extra=extra)
+    deployment = Deployment(manifest_dir, env, hf_token, api_key, extra=extra, limit=limit)
     started = time.monotonic()
     deployment.first = deployment.run(verbosity="-vvv")
-    print(f"first deploy ({' '.join(extra) or 'container'}): {time.monotonic() - started:.0f} s")
+    print(f"first deploy ({' '.join(extra) or 'container'}, {limit or 'every host'}): "
+          f"{time.monotonic() - started:.0f} s")
     return deployment
 
 
-@pytest.fixture(scope="session")
-def host(sandbox_host: sandbox.SandboxConfig):
+def testinfra_host(sandbox_host: sandbox.SandboxHost):
     return testinfra.get_host(f"paramiko://root@127.0.0.1:{sandbox_host.ssh_port}",
-                              ssh_identity_file=str(sandbox_host.ssh_key))
+                              ssh_identity_file=str(sandbox.SSH_KEY))
+
+
+@pytest.fixture(scope="session")
+def host(sandbox_host: sandbox.SandboxHost):
+    return testinfra_host(sandbox_host)
 
 
 def totals(result: subprocess.CompletedProcess) -> tuple[str, str, str]:
@@ -87,8 +96,8 @@ def invocation(host) -> str:
     return host.check_output(f"systemctl show -p InvocationID --value {UNIT}")
 
 
-def chat(api_key: str) -> httpx.Response:
-    return httpx.post(f"{URL}/v1/chat/completions", timeout=60,
+def chat(api_key: str, url: str = URL) -> httpx.Response:
+    return httpx.post(f"{url}/v1/chat/completions", timeout=60,
                       headers={"Authorization": f"Bearer {api_key}"},
                       json={"model": MODEL.served_model_name, "max_tokens": 64, "temperature": 0,
                             "messages": [{"role": "user", "content": "What is 2+2?"}]})

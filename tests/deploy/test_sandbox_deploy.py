@@ -1,7 +1,8 @@
-"""End to end: `pyinfra inventory/sandbox.py deploy/serve.py` over real SSH into the sandbox host
-(systemd, Docker installed by the deploy), the real `cpu` image run by the unit, weights from the
-local hub, real vLLM answering. Then: a second run changes nothing, a changed spec restarts once,
-bad input is refused with the running service left alone, and secrets are found nowhere.
+"""End to end on one host (N=1: `--limit sandbox-1`): `pyinfra inventory/sandbox.py
+deploy/serve.py` over real SSH into the sandbox host (systemd, Docker installed by the deploy),
+the real `cpu` image pulled by digest from the sandbox registry and run by the unit, weights from
+the local hub, real vLLM answering. Then: a second run changes nothing, a changed spec restarts
+once, bad input is refused with the running service left alone, and secrets are found nowhere.
 
 Tests run in file order and share one deployed host (module fixtures): each vLLM start costs
 tens of seconds on this machine.
@@ -18,6 +19,7 @@ import pytest
 from vllm_fleet.images.manifest import ImageManifest
 from vllm_fleet.local import sandbox
 from vllm_fleet.local.hub.container import HubContainer
+from vllm_fleet.local.sandbox import registry
 
 from .sandbox_harness import MODEL, URL, Deployment, chat, first_deploy, invocation, totals
 
@@ -25,8 +27,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def deployment(sandbox_host: sandbox.SandboxConfig, local_hub: HubContainer,
-               cpu_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
+def deployment(sandbox_host: sandbox.SandboxHost, local_hub: HubContainer,
+               pushed_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
     return first_deploy(cpu_build_dir / "images")
 
 
@@ -65,6 +67,10 @@ def test_host_state(deployment: Deployment, host) -> None:
         credential = host.file(f"/etc/vllm-fleet/{name}")
         assert (credential.mode, credential.user, credential.group) == (0o600, "root", "root")
     assert host.file("/etc/docker/daemon.json").contains('"max-size": "100m"')
+    # Pulled as production pulls: by digest, from the registry, over TLS with the sandbox CA.
+    assert f"pull {registry.HOST_ADDRESS}/vllm-fleet/cpu@sha256:" in unit.content_string
+    ca = host.file(f"/etc/docker/certs.d/{registry.HOST_ADDRESS}/ca.crt")
+    assert ca.content_string == registry.CA_CERT.read_text()
     assert host.file(f"/var/lib/vllm-fleet/huggingface/hub/models--"
                      f"{MODEL.repo_id.replace('/', '--')}").is_directory
 

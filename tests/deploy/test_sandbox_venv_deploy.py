@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def venv_deployment(sandbox_host: sandbox.SandboxConfig, local_hub: HubContainer,
-                    cpu_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
+def venv_deployment(sandbox_host: sandbox.SandboxHost, local_hub: HubContainer,
+                    pushed_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
     site = site_build_options()
     extra = ["--data", "runtime=venv"]
     if site.ca_bundle:

@@ -15,13 +15,13 @@ from vllm_fleet.local import sandbox
 from vllm_fleet.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
-STAGES = ("cpu image", "tiny model", "local hub", "sandbox host", "deploy", "smoke")
+STAGES = ("cpu image", "tiny model", "sandbox host", "push", "local hub", "deploy", "smoke")
 
 
 @pytest.fixture
 def clean_up_after() -> Iterator[None]:
     yield
-    sandbox.down(sandbox.config_from_inventory(), log=lambda _line: None)
+    sandbox.down(log=lambda _line: None)
 
 
 def _demo() -> tuple[str, float]:

@@ -29,12 +29,14 @@ def test_prod_hosts_and_where_their_data_comes_from(prod_hosts: dict[str, HostDa
 
 
 def test_sandbox_host(sandbox_host: HostData) -> None:
-    assert sandbox_host.name == "127.0.0.1"
-    assert sandbox_host.data["ssh_port"] == 2222
+    assert sandbox_host.name == "sandbox-1"
+    assert (sandbox_host.data["ssh_hostname"], sandbox_host.data["ssh_port"]) == ("127.0.0.1", 2222)
     assert sandbox_host.data["ssh_key"].endswith("build/sandbox/id_ed25519")
+    assert sandbox_host.data["vllm_url"] == "http://127.0.0.1:8000"
     assert (sandbox_host.data["gpu_vendor"], sandbox_host.data["model"]) == ("none", "kimi-tiny")
     assert sandbox_host.source("image_pull") == "inventory/group_data/sandbox.py"
-    assert "image" not in sandbox_host.data  # the locally built tag, from the cpu manifest
+    assert sandbox_host.data["image_registry"] == "vllm-fleet-registry:5000"
+    assert "image" not in sandbox_host.data  # the pushed digest, from the cpu manifest
 
 
 def test_loading_connects_nowhere_and_leaves_the_process_alone(

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from vllm_fleet.paths import INVENTORY_DIR
+from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.plan import HostPlan, Planner, plan_inventory
+
+from .conftest import PUSHED_DIGEST
 
 GOLDEN = Path(__file__).parent / "golden"
 # The prod plans as an operator with both secrets configured on the controller sees them.
@@ -64,10 +66,20 @@ def test_venv_plan_matches_golden(prod_hosts: dict[str, HostData], manifest_dir:
     _check("prod-h200-01-venv", plan)
 
 
-def test_sandbox_plan_matches_golden(manifest_dir: Path) -> None:
-    (plan,) = plan_inventory(INVENTORY_DIR / "sandbox.py", manifest_dir=manifest_dir)
-    _check("sandbox-127.0.0.1", plan)
+def test_sandbox_plan_matches_golden(pushed_manifest_dir: Path) -> None:
+    (plan,) = plan_inventory(INVENTORY_DIR / "sandbox.py", manifest_dir=pushed_manifest_dir)
+    _check("sandbox-1", plan)
     assert plan.spec is not None
-    # The image is the tag the cpu build recorded; it is loaded onto the host, not pulled.
-    assert plan.spec.image == "vllm-fleet/cpu:0.32.0-ea4b673b784d-dirty"
-    assert not plan.spec.image_pull
+    # The image is the digest `invoke push` recorded, under the name the hosts reach the
+    # registry by, and pulled as production pulls.
+    assert plan.spec.image == f"vllm-fleet-registry:5000/vllm-fleet/cpu@{PUSHED_DIGEST}"
+    assert plan.spec.image_pull
+
+
+def test_sandbox_image_not_pushed_is_one_line_naming_the_push(manifest_dir: Path) -> None:
+    (plan,) = plan_inventory(INVENTORY_DIR / "sandbox.py", manifest_dir=manifest_dir)
+    assert plan.error == (
+        f"{manifest_dir.relative_to(REPO_ROOT)}/cpu.json: repo_digests: no digest of "
+        "vllm-fleet/cpu pushed to 127.0.0.1:5000 (image_registry, "
+        "inventory/group_data/sandbox.py); push it: `invoke push --target cpu --registry "
+        "127.0.0.1:5000`")

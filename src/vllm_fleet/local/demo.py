@@ -1,15 +1,15 @@
 """The embedded default: the whole pipeline on one machine without a GPU.
 
-build (local base image, the `cpu` image) -> tiny Kimi-format model -> local hub -> sandbox host
--> `pyinfra inventory/sandbox.py deploy/serve.py` -> smoke. The same templates, deploy files,
-unit and smoke suite as a GPU fleet; only the GPU is swapped for vLLM's CPU backend and the
-server for a local systemd container. Each stage reuses what is still valid, so a second run
-is quick.
+build (local base image, the `cpu` image) -> tiny Kimi-format model -> sandbox host (with its
+registry and local hub) -> push the image to the sandbox registry -> publish the model on the hub
+-> `pyinfra inventory/sandbox.py deploy/serve.py` (the hosts pull by digest) -> smoke. The same
+templates, deploy files, unit and smoke suite as a GPU fleet; only the GPU is swapped for vLLM's
+CPU backend and the servers for local systemd containers. Each stage reuses what is still valid,
+so a second run is quick.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vllm_fleet.errors import FleetError
+from vllm_fleet.hostdata import settings_for
 from vllm_fleet.images.build import build_image
 from vllm_fleet.images.manifest import record_manifest
 from vllm_fleet.images.matrix import Matrix
+from vllm_fleet.images.push import push_target
 from vllm_fleet.images.site import site_build_options
 from vllm_fleet.local import sandbox
-from vllm_fleet.local.hub.container import start_hub
+from vllm_fleet.local.hub.container import HUB_LOCAL_PORT, HUB_REPOS, ensure_hub, publish
 from vllm_fleet.local.localbase import ensure_local_base
+from vllm_fleet.local.sandbox import registry
 from vllm_fleet.local.tinymodel.build import build_tiny_model
-from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR, REPO_ROOT
+from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
 from vllm_fleet.progress import Progress, stream_command
 from vllm_fleet.pyinfra_run import pyinfra_executable
 from vllm_fleet.serving.inventory import load_inventory
@@ -35,9 +38,7 @@ from vllm_fleet.smoke.report import SmokeReport
 from vllm_fleet.smoke.runner import run_smoke
 
 SANDBOX_INVENTORY = INVENTORY_DIR / "sandbox.py"
-TINY_MODEL_DIR = BUILD_DIR / "kimi-tiny"
-HUB_REPOS = BUILD_DIR / "hub"
-HUB_LOCAL_PORT = 18080
+TINY_MODEL_DIR = sandbox.TINY_MODEL_DIR
 Log = Callable[[str], None]
 
 
@@ -60,7 +61,7 @@ class DemoResult:
                  f"  {'stage':14} {'seconds':>8} {'share':>6}"]
         lines += [f"  {name:14} {seconds:8.1f} {100 * seconds / self.seconds:5.0f}%"
                   for name, seconds in self.stages.items()]
-        lines += [f"image {self.image}, unit {self.unit} on the sandbox host",
+        lines += [f"image {self.image}, unit {self.unit} on the sandbox hosts",
                   f"try: invoke smoke --url {self.url} --model {self.model}",
                   "tear down: invoke sandbox.down"]
         return lines
@@ -87,19 +88,24 @@ def run_demo(log: Log = print, progress: Progress | None = None) -> DemoResult:
         image = build_cpu_image(log, progress)
     with stage("tiny model"):
         build_tiny_model(image, TINY_MODEL_DIR)
+    with stage("sandbox host"):
+        # Keep every host already up (`invoke sandbox.up --hosts N`); the deploy serves them all.
+        sandbox.up(max(1, len(sandbox.hosts_up())), log=log)
+    with stage("push"):
+        push_target("cpu", registry.LOCAL_ADDRESS, log=lambda _line: None)
+        log(f"pushed {image} to {registry.LOCAL_ADDRESS}")
     host = load_inventory(SANDBOX_INVENTORY)[0]
     spec = Planner().spec(host)
+    log(f"the hosts pull {spec.image}")
     with stage("local hub"):
         publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
-        start_hub(HUB_REPOS, HUB_LOCAL_PORT, log=log)
-    with stage("sandbox host"):
-        sandbox.up(sandbox.config_from_inventory(), log=log)
+        ensure_hub(HUB_REPOS, HUB_LOCAL_PORT, log=log)
     with stage("deploy"):
         deploy(log)
-    url = f"http://{host.name}:{spec.port}"
+    url = settings_for(host).vllm_url or f"http://{host.name}:{spec.port}"
     with stage("smoke"):
         report = run_smoke(url, spec.served_model_name)
-    result = DemoResult(url=url, model=spec.served_model_name, image=image,
+    result = DemoResult(url=url, model=spec.served_model_name, image=spec.image or image,
                         unit=spec.unit.path, stages=stages, smoke=report)
     if not report.passed:
         raise FleetError(f"demo stage 'smoke' failed: {', '.join(c.name for c in report.failed)}")
@@ -121,10 +127,7 @@ def build_cpu_image(log: Log, progress: Progress | None = None) -> str:
 
 def publish_to_hub(model_dir: Path, repo_id: str) -> Path:
     """Lay the model out as the hub serves it (build/hub/<org>/<name>), replacing older files."""
-    repo = HUB_REPOS / repo_id
-    shutil.rmtree(repo, ignore_errors=True)
-    shutil.copytree(model_dir, repo, ignore=shutil.ignore_patterns(".*"))
-    return repo
+    return publish(model_dir, repo_id, HUB_REPOS)
 
 
 def deploy(log: Log) -> None:

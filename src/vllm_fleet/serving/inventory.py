@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vllm_fleet.errors import ConfigError, UnknownNameError
+from vllm_fleet.errors import ConfigError, FleetError, UnknownNameError
 from vllm_fleet.serving.models import display_path
 
 
@@ -104,6 +104,8 @@ def _module_names(path: Path, shown: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__file__": str(path)}
     try:
         exec(compile(path.read_text(), str(path), "exec"), namespace)
+    except FleetError as err:  # the file's own one-line answer (e.g. no sandbox host is up)
+        raise ConfigError(shown, "", str(err)) from None
     except Exception as err:
         raise ConfigError(shown, "", f"cannot load ({type(err).__name__}: {err})") from None
     return namespace

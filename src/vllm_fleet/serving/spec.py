@@ -500,11 +500,38 @@ def _image_ref(host: HostData, h: HostSettings, image: ImageFacts, warnings: lis
                             f"{manifest.vllm_version} anyway")
         return ref
     if manifest is not None and manifest.target == h.image_target and manifest.tags:
+        if h.image_registry:
+            return _pushed_digest(host, h, manifest, image.own_manifest)
         return manifest.tags[0]
     where = host.sources.get("image", host.source("image_target"))
     raise ConfigError(where, "image", f"missing, and no manifest of a "
                       f"{h.image_target!r} image records a tag ({image.own_manifest}); set "
                       f"image or build it (`invoke build --target {h.image_target}`)")
+
+
+def _pushed_digest(host: HostData, h: HostSettings, manifest: ImageManifest,
+                   manifest_file: str) -> str:
+    """``<image_registry>/<repository>@sha256:...``: the repo digest `invoke push` recorded for
+    the image's repository in that registry (pushed under ``image_registry_push_address`` when
+    the controller reaches it by another name; a digest names content, so it holds under both)."""
+    registry = h.image_registry
+    pushed_to = h.image_registry_push_address or registry
+    repository = _repository(manifest.tags[0])
+    for digest_ref in manifest.repo_digests:
+        name, _, digest = digest_ref.partition("@")
+        if name == f"{pushed_to}/{repository}":
+            return f"{registry}/{repository}@{digest}"
+    raise ConfigError(manifest_file, "repo_digests", f"no digest of {repository} pushed to "
+                      f"{pushed_to} (image_registry, {host.source('image_registry')}); push "
+                      f"it: `invoke push --target {h.image_target} --registry {pushed_to}`")
+
+
+def _repository(tag: str) -> str:
+    """The repository path of a tag, without registry or tag: ``vllm-fleet/cpu``."""
+    name = tag.rpartition(":")[0] if ":" in tag.rpartition("/")[2] else tag
+    first, _, rest = name.partition("/")
+    registry_like = rest and ("." in first or ":" in first or first == "localhost")
+    return rest if registry_like else name
 
 
 def _names_image(manifest: ImageManifest, ref: str) -> bool:

@@ -19,9 +19,8 @@ from vllm_fleet.bench.results import load_result, summary_lines
 from vllm_fleet.bench.runner import default_image, run_bench
 from vllm_fleet.errors import FleetError
 from vllm_fleet.extras import require
+from vllm_fleet.hostdata import settings_for
 from vllm_fleet.serving.inventory import load_inventory, select_host
-
-DEFAULT_UNIT = "vllm-serve"  # inventory/group_data/all.py: vllm_unit_name
 
 
 def _preset_names() -> str:
@@ -110,7 +109,7 @@ def _kv_cache(kv_from: str | None, journal_host: str | None, inventory: str) -> 
         text, where = read_log_file(kv_from), kv_from
     elif journal_host:
         host = select_host(load_inventory(inventory), journal_host, inventory)
-        unit = host.data.get("vllm_unit_name", DEFAULT_UNIT)
+        unit = settings_for(host).vllm_unit_name
         text, where = read_journal(inventory, host.name, unit), f"{host.name}:{unit}"
     else:
         return None

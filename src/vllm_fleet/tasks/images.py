@@ -7,11 +7,13 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from vllm_fleet.errors import FleetError
-from vllm_fleet.images.build import BuildOptions, build_image, push_image
+from vllm_fleet.images.build import BuildOptions, build_image
 from vllm_fleet.images.lint import lint_all
-from vllm_fleet.images.manifest import load_manifest, manifest_path, record_manifest, write_manifest
+from vllm_fleet.images.manifest import manifest_path, record_manifest
 from vllm_fleet.images.matrix import Matrix
+from vllm_fleet.images.push import push_target
 from vllm_fleet.images.render import write_dockerfile
+from vllm_fleet.local import sandbox
 from vllm_fleet.local.localbase import LOCAL_BASE_IMAGE, ensure_local_base
 from vllm_fleet.paths import INVENTORY_DIR
 from vllm_fleet.progress import Progress
@@ -78,7 +80,7 @@ def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, i
                                        spec.vllm_version, spec.install_mode, spec.base_image)
             if push:
                 progress.status("push")
-                manifest = _push(manifest, log=progress.line)
+                manifest = push_target(spec.name, log=progress.line)
     except FleetError as err:
         raise Exit(str(err)) from None
     print(f"built {result.image_id[:19]} as {', '.join(result.tags)} in {result.seconds:.0f} s "
@@ -87,23 +89,16 @@ def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, i
           f"{len(manifest.env_vars)} vLLM env vars)")
 
 
-@task(help={"target": _TARGET_HELP})
-def push(c, target):
-    """Push a built target's tags (from its manifest) and record the repo digests."""
+@task(help={"target": _TARGET_HELP,
+            "registry": "Push to this registry (host:port) under the same repository and tag, "
+                        "e.g. 127.0.0.1:5000 (the sandbox registry)."})
+def push(c, target, registry=None):
+    """Push a built target's image and record its repo digests in build/images/<target>.json."""
     try:
-        manifest = _push(load_manifest(manifest_path(target)))
+        manifest = push_target(target, registry)
     except FleetError as err:
         raise Exit(str(err)) from None
     print("\n".join(manifest.repo_digests))
-
-
-def _push(manifest, log=print):
-    from dataclasses import replace
-
-    digests = push_image(manifest.tags, log=log)
-    updated = replace(manifest, repo_digests=digests)
-    write_manifest(updated)
-    return updated
 
 
 @task(iterable=["inventory"], help={
@@ -113,6 +108,11 @@ def lint(c, inventory=None):
     """hadolint every Dockerfile the matrix can render (config: images/hadolint.yaml) and
     `systemd-analyze verify` the unit of every host."""
     inventories = [Path(p) for p in inventory] if inventory else sorted(INVENTORY_DIR.glob("*.py"))
+    if not inventory and not sandbox.hosts_up():
+        # inventory/sandbox.py lists the sandbox hosts that are up: none, nothing to verify.
+        inventories.remove(sandbox.SANDBOX_INVENTORY)
+        print(f"skip {sandbox.SANDBOX_INVENTORY.relative_to(INVENTORY_DIR.parent)}: "
+              "no sandbox host is up")
     try:
         results = lint_all() + verify_inventory_units(inventories)
     except FleetError as err:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +20,14 @@ import docker.errors
 from vllm_fleet.docker_engine import engine
 from vllm_fleet.errors import FleetError
 from vllm_fleet.local.sandbox import HOST_IMAGE, LABEL, NETWORK, ensure_host_image, ensure_network
+from vllm_fleet.paths import BUILD_DIR
 
 HUB_CONTAINER = "vllm-fleet-hub"
 HUB_PORT = 8080
 SERVER_SCRIPT = Path(__file__).with_name("server.py")
+# What `invoke sandbox.up` and the demo serve: build/hub/<org>/<name>, on this loopback port.
+HUB_REPOS = BUILD_DIR / "hub"
+HUB_LOCAL_PORT = 18080
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,23 @@ class HubContainer:
     def stats(self) -> dict:
         with urllib.request.urlopen(f"{self.local_url}/_stats", timeout=5) as response:
             return json.load(response)
+
+
+def ensure_hub(repos: Path | None = None, local_port: int | None = None, log=print
+               ) -> HubContainer:
+    """The hub serving ``repos`` (default HUB_REPOS), started unless it already runs."""
+    repos, local_port = repos or HUB_REPOS, local_port or HUB_LOCAL_PORT
+    hub = HubContainer(url=f"http://{HUB_CONTAINER}:{HUB_PORT}",
+                       local_url=f"http://127.0.0.1:{local_port}")
+    try:
+        running = engine().containers.get(HUB_CONTAINER).status == "running"
+    except docker.errors.NotFound:
+        running = False
+    if running:
+        _wait(hub)
+        return hub
+    repos.mkdir(parents=True, exist_ok=True)
+    return start_hub(repos, local_port, log=log)
 
 
 def start_hub(repos: Path, local_port: int, token_file: Path | None = None,
@@ -58,6 +81,26 @@ def start_hub(repos: Path, local_port: int, token_file: Path | None = None,
     _wait(hub)
     log(f"local hub serving {repos} at {hub.url}")
     return hub
+
+
+def publish(model_dir: Path, repo_id: str, repos: Path = HUB_REPOS) -> Path:
+    """Lay a model out as the hub serves it (<repos>/<org>/<name>), replacing older files."""
+    repo = repos / repo_id
+    shutil.rmtree(repo, ignore_errors=True)
+    shutil.copytree(model_dir, repo, ignore=shutil.ignore_patterns(".*"))
+    return repo
+
+
+def serves(repo_id: str, revision: str, local_port: int = HUB_LOCAL_PORT) -> str | None:
+    """None if the hub on ``local_port`` serves ``repo_id@revision``, else what is wrong."""
+    url = f"http://127.0.0.1:{local_port}/api/models/{repo_id}/revision/{revision}"
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return None
+    except urllib.error.HTTPError as err:
+        return f"the local hub has no {repo_id}@{revision} (HTTP {err.code})"
+    except OSError as err:
+        return f"the local hub does not answer on 127.0.0.1:{local_port} ({err})"
 
 
 def _wait(hub: HubContainer, timeout: float = 30) -> None:

@@ -1,0 +1,87 @@
+"""Measure the sandbox fleet and its registry path, for the fleet issue's closing note:
+
+- the push of the cpu image to an empty sandbox registry, and a push with nothing new;
+- the first deploy of 1 fresh host, then of 3 fresh hosts (hosts 2-4, added with `up`);
+- the no-op redeploy of 4 hosts against 1 host, in the same run (goal: at most 1.5x).
+
+    .venv/bin/python benchmarks/fleet_timing.py [--repeat 2]
+
+It replaces any sandbox that is up (it runs `invoke sandbox.down` first), and removes it at the
+end. Run it under the shared Docker lock: flock /tmp/vllm-fleet-docker.lock ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vllm_fleet.images.push import push_target
+from vllm_fleet.local import sandbox
+from vllm_fleet.local.demo import build_cpu_image
+from vllm_fleet.local.sandbox import registry
+from vllm_fleet.paths import REPO_ROOT
+
+PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def deploy(*hosts: str) -> float:
+    """One `pyinfra inventory/sandbox.py deploy/serve.py` (limited to ``hosts`` if given)."""
+    limits = [arg for name in hosts for arg in ("--limit", name)]
+    started = time.monotonic()
+    proc = subprocess.run([PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *limits],
+                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"deploy {' '.join(hosts) or 'every host'} failed:\n"
+                         f"{proc.stdout[-3000:]}")
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=2, help="no-op redeploys of each size")
+    repeat = parser.parse_args().repeat
+    build_cpu_image(quiet)
+    sandbox.down(log=quiet)
+    rows: list[tuple[str, float]] = []
+    try:
+        rows.append(("sandbox.up --hosts 1 (clean)", timed(lambda: sandbox.up(1, log=quiet))))
+        rows.append(("push to an empty registry",
+                     timed(lambda: push_target("cpu", registry.LOCAL_ADDRESS, log=quiet))))
+        rows.append(("push again (nothing new)",
+                     timed(lambda: push_target("cpu", registry.LOCAL_ADDRESS, log=quiet))))
+        rows.append(("first deploy, 1 host", deploy()))
+        rows.append(("sandbox.up --hosts 4 (adds 3)", timed(lambda: sandbox.up(4, log=quiet))))
+        rows.append(("first deploy, 3 hosts",
+                     deploy("sandbox-2", "sandbox-3", "sandbox-4")))
+        one, four = [], []
+        for _ in range(repeat):  # interleaved, so both see the same machine load
+            one.append(deploy("sandbox-1"))
+            four.append(deploy())
+        rows += [("no-op redeploy, 1 host (median)", statistics.median(one)),
+                 ("no-op redeploy, 4 hosts (median)", statistics.median(four))]
+    finally:
+        sandbox.down(log=quiet)
+    for name, seconds in rows:
+        print(f"{name:36} {seconds:7.1f} s")
+    ratio = statistics.median(four) / statistics.median(one)
+    print(f"no-op redeploy 4 hosts / 1 host: {ratio:.2f}x (goal <= 1.5x)")
+
+
+if __name__ == "__main__":
+    main()
