@@ -20,7 +20,8 @@ from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.paths import MANIFEST_DIR
 from vllm_fleet.serving.inventory import HostData, load_inventory
-from vllm_fleet.serving.plan import SECRET_ENV_NAMES, Planner
+from vllm_fleet.serving.plan import Planner
+from vllm_fleet.serving.secretnames import SECRET_ENV_NAMES
 from vllm_fleet.serving.spec import ServeSpec, host_values
 
 _SPECS: dict[str, ServeSpec] = {}

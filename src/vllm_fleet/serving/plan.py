@@ -21,9 +21,6 @@ from vllm_fleet.serving.models import ModelFile, display_path, load_model
 from vllm_fleet.serving.spec import ServeSpec, host_values, resolve
 from vllm_fleet.serving.units import command, credential_reference, render_unit, shell_command
 
-# The controller variables that may hold secrets: only their presence is ever looked at.
-SECRET_ENV_NAMES = ("HF_TOKEN", "VLLM_API_KEY")
-
 
 @dataclass(frozen=True)
 class HostPlan:

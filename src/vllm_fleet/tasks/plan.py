@@ -15,7 +15,8 @@ from invoke import Collection, Exit, task
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.paths import MANIFEST_DIR
-from vllm_fleet.serving.plan import SECRET_ENV_NAMES, HostPlan, plan_inventory
+from vllm_fleet.serving.plan import HostPlan, plan_inventory
+from vllm_fleet.serving.secretnames import SECRET_ENV_NAMES
 
 
 @task(
