@@ -179,3 +179,16 @@ class JournalReadError(FleetError):
         self.host = host
         self.problem = problem
         super().__init__(f"{host}: {problem}")
+
+
+# SECRETS ON THE CONTROLLER
+
+
+class EmptySecretError(FleetError, ValueError):
+    """A secret variable that is set but empty: never read as "no secret"."""
+
+    def __init__(self, name: str, without: str) -> None:
+        self.name = name
+        super().__init__(f"{name} is set but empty on this machine; an empty value is not 'no "
+                         f"{without}': export the real value, or `unset {name}` to deploy "
+                         f"without one")

@@ -66,7 +66,10 @@ BAD_HOSTS = [
     ("flag vllm-fleet sets itself", {"serve_flags": {"port": 9000}},
      rf"^{T}: serve_flags\.port: --port is set by vllm-fleet from vllm_port in the host data"),
     ("secret in the repository", {"serve_env": {"VLLM_API_KEY": "sk-123"}},
-     rf"^{T}: serve_env\.VLLM_API_KEY: VLLM_API_KEY is a secret: never in the repository"),
+     rf"^{T}: serve_env\.VLLM_API_KEY: VLLM_API_KEY carries a secret \(vllm serve's API key "
+     r"\(https://docs\.vllm\.ai/en/stable/configuration/env_vars/\)\): never in a model file "
+     r"or host data, .*; give it through vllm_api_key_file in host data or VLLM_API_KEY on the "
+     r"controller$"),
     ("GPUs on a host without a vendor", {"gpu_vendor": "none"},
      r"^inventory/group_data/nvidia_h200\.py: gpu_count: 8 does not match gpu_vendor 'none' "
      rf"\({T}\): none has 0 GPUs"),

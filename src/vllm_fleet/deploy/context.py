@@ -7,13 +7,13 @@ Resolution happens while pyinfra prepares operations, so bad data stops the depl
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 import click
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api.exceptions import PyinfraError
 
 from vllm_fleet.errors import FleetError
@@ -21,7 +21,7 @@ from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.paths import MANIFEST_DIR
 from vllm_fleet.serving.inventory import HostData, load_inventory
 from vllm_fleet.serving.plan import Planner
-from vllm_fleet.serving.secretnames import SECRET_ENV_NAMES
+from vllm_fleet.serving.secretnames import secrets_present
 from vllm_fleet.serving.spec import ServeSpec, host_values
 
 _SPECS: dict[str, ServeSpec] = {}
@@ -47,12 +47,14 @@ def host_spec() -> ServeSpec:
     if host.name not in _SPECS:
         settings = host_settings()
         manifest_dir = settings.image_manifest_dir
-        planner = Planner(env_names=[n for n in SECRET_ENV_NAMES if os.environ.get(n)],
-                          manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR)
         try:
-            _SPECS[host.name] = planner.spec(host_data())
+            planner = Planner(env_names=secrets_present(),
+                              manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR)
+            _SPECS[host.name] = spec = planner.spec(host_data())
         except FleetError as err:
             raise DeployError(f"{host.name}: {err}") from None
+        for warning in spec.warnings:  # the plan's warnings, in the deploy's own output
+            logger.warning(f"{host.name}: warning: {warning}")
     return _SPECS[host.name]
 
 
@@ -92,7 +94,7 @@ def _cli_arguments() -> tuple[Path | None, tuple[str, ...]]:
     return inventory, tuple(params.get("group_data") or ())
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise DeployError(f"{host.name}: {message}")
 
 

@@ -30,6 +30,8 @@ from vllm_fleet.local.tinymodel.build import build_tiny_model
 from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR, REPO_ROOT
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
+from vllm_fleet.serving.secretnames import read_source, secrets_present
+from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.smoke.report import SmokeReport
 from vllm_fleet.smoke.runner import run_smoke
 
@@ -84,7 +86,7 @@ def run_demo(log: Log = print) -> DemoResult:
     with stage("tiny model"):
         build_tiny_model(image, TINY_MODEL_DIR)
     host = load_inventory(SANDBOX_INVENTORY)[0]
-    spec = Planner().spec(host)
+    spec = Planner(env_names=secrets_present()).spec(host)  # what the deploy will configure
     with stage("local hub"):
         publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
         start_hub(HUB_REPOS, HUB_LOCAL_PORT, log=log)
@@ -94,12 +96,18 @@ def run_demo(log: Log = print) -> DemoResult:
         deploy(log)
     url = f"http://{host.name}:{spec.port}"
     with stage("smoke"):
-        report = run_smoke(url, spec.served_model_name)
+        report = run_smoke(url, spec.served_model_name, api_key=_configured_key(spec))
     result = DemoResult(url=url, model=spec.served_model_name, image=image,
                         unit=spec.unit.path, stages=stages, smoke=report)
     if not report.passed:
         raise FleetError(f"demo stage 'smoke' failed: {', '.join(c.name for c in report.failed)}")
     return result
+
+
+def _configured_key(spec: ServeSpec) -> str | None:
+    """The API key the deploy gave the server (same source, same rule), so smoke sends it."""
+    key = next((c for c in spec.credentials if c.name == "vllm_api_key"), None)
+    return read_source(key.source) if key else None
 
 
 def build_cpu_image(log: Log) -> str:

@@ -11,7 +11,7 @@ from vllm_fleet.hostdata import HostSettings, settings_for
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.layers import OWN
 from vllm_fleet.serving.models import ModelFile, Setting
-from vllm_fleet.serving.secretnames import API_KEY_ENV, HF_TOKEN_ENV
+from vllm_fleet.serving.secretnames import HF_TOKEN_ENV
 
 if TYPE_CHECKING:
     from vllm_fleet.serving.derive import Credential
@@ -20,7 +20,6 @@ _RESERVED_FLAGS = {
     "served-model-name": "served_model_name in the model file",
     "revision": "revision in the model file",
     "port": "vllm_port in the host data",
-    "api-key": f"vllm_api_key_file or {API_KEY_ENV} on the controller (never a command line)",
 }
 # vLLM's parallelism flags: their product must fit the host's GPUs; DCP reuses the TP GPUs.
 TP, PP, DP, DCP = (
@@ -62,12 +61,7 @@ def check_reserved_flags(flags: dict[str, Setting]) -> None:
 
 
 def check_env_names(env: dict[str, Setting]) -> None:
-    secrets = {HF_TOKEN_ENV: f"hf_token_file or {HF_TOKEN_ENV} on the controller",
-               API_KEY_ENV: f"vllm_api_key_file or {API_KEY_ENV} on the controller"}
     for name, setting in env.items():
-        if name in secrets:
-            raise ConfigError(setting.path, setting.key, f"{name} is a secret: never in the "
-                              f"repository; give it through {secrets[name]}")
         if setting.path != OWN and name in ("HF_HUB_OFFLINE", "HF_HOME", "VLLM_CACHE_ROOT"):
             raise ConfigError(setting.path, setting.key, f"{name} is set by vllm-fleet (offline "
                               "serving from the caches the deploy fills); remove it here")

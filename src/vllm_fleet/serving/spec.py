@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vllm_fleet.serving import checks, derive, layers
+from vllm_fleet.serving.carriers import check_no_credentials
 from vllm_fleet.serving.checks import host_values
 from vllm_fleet.serving.derive import Credential, Mount, UnitSettings, Weights, flag_args
 from vllm_fleet.serving.imagefacts import ImageFacts
@@ -96,9 +97,10 @@ def resolve(
 
     flags = layers.merge([model.flags, profile.flags, *(la.flags for la in model_layers),
                           host_flags])
-    checks.check_reserved_flags(flags)
     env_layers = [model.env, profile.env, *(la.env for la in model_layers), host_env]
     env = {**layers.own_env(h, image), **layers.merge(env_layers)}
+    check_no_credentials(flags, env)
+    checks.check_reserved_flags(flags)
     notes = {name: note for la in model_layers for name, note in la.notes.items()}
     credentials = derive.credentials(h, set(env_names))
     checks.check_gated(host, model, credentials)

@@ -20,6 +20,7 @@ from vllm_fleet.bench.results import load_result, summary_lines
 from vllm_fleet.bench.runner import default_image, run_bench
 from vllm_fleet.errors import FleetError
 from vllm_fleet.serving.inventory import load_inventory, select_host
+from vllm_fleet.serving.secretnames import required_secret
 
 DEFAULT_UNIT = "vllm-serve"  # inventory/group_data/all.py: vllm_unit_name
 
@@ -49,21 +50,25 @@ def _preset_names() -> str:
         "journal_host": "Read the KV cache size from this host's service journal over SSH "
                         "(a host name in --inventory).",
         "inventory": "pyinfra inventory that names --journal-host (its SSH data and unit name).",
+        "api_key_env": "Name of the environment variable holding the server's API key (the "
+                       "key never goes on a command line; no other credential is passed).",
     },
 )
 def bench(c, url, model, preset="guide", out="bench-results", image=None, tokenizer=None,
-          label=None, kv_from=None, journal_host=None, inventory="inventory/prod.py"):
+          label=None, kv_from=None, journal_host=None, inventory="inventory/prod.py",
+          api_key_env=None):
     """Benchmark an endpoint with `vllm bench serve`, run from a vLLM image.
 
     Keeps the raw --save-result JSON and the tool's log in --out, and prints the guide's summary
     block with the server's start-up KV cache size (--kv-from or --journal-host)."""
     try:
+        api_key = required_secret(api_key_env, "--api-key-env") if api_key_env else None
         chosen = get_preset(preset)
         kv_cache = _kv_cache(kv_from, journal_host, inventory)
         run = run_bench(url, model, chosen, Path(out), image or default_image(),
                         tokenizer=tokenizer, label=label,
                         metadata=kv_cache.metadata() if kv_cache else None,
-                        on_output=_to_stderr)
+                        api_key=api_key, on_output=_to_stderr)
     except FleetError as err:
         raise Exit(f"bench: {err}") from None
     rows = kv_cache.rows() if kv_cache else []

@@ -16,6 +16,7 @@ from invoke import Collection, Exit, task
 from vllm_fleet.bench.gate import GATES_FILE, judge, load_gates, read_score
 from vllm_fleet.bench.lmeval import run_lm_eval
 from vllm_fleet.errors import FleetError
+from vllm_fleet.serving.secretnames import required_secret
 
 
 @task(
@@ -33,10 +34,12 @@ from vllm_fleet.errors import FleetError
                  "(0: all).",
         "gates": f"Gates file instead of {GATES_FILE.name} (task, shots, baselines).",
         "results": "Judge this lm-eval results JSON instead of running lm-eval (no --url).",
+        "api_key_env": "Name of the environment variable holding the server's API key (the "
+                       "key never goes on a command line; no other credential is passed).",
     },
 )
 def eval_(c, url=None, model=None, profile="latency", max_stderr_drop=None, out="eval-results",
-          limit=0, gates=None, results=None):
+          limit=0, gates=None, results=None, api_key_env=None):
     """Run gsm8k against an endpoint with lm-eval and gate on the profile's baseline.
 
     lm-eval's gsm8k 5-shot through `local-completions`, as in the usage guide; exits non-zero
@@ -47,7 +50,9 @@ def eval_(c, url=None, model=None, profile="latency", max_stderr_drop=None, out=
         if results:
             results_file = Path(results)
         elif url and model:
+            api_key = required_secret(api_key_env, "--api-key-env") if api_key_env else None
             results_file = run_lm_eval(url, model, spec, Path(out), limit=limit or None,
+                                       api_key=api_key,
                                        on_output=lambda line: print(line, file=sys.stderr))
         else:
             raise Exit("eval: pass --url and --model (or --results FILE to judge a past run)")

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json as jsonlib
-import os
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from invoke import Collection, Exit, task
 from vllm_fleet.errors import FleetError
 from vllm_fleet.paths import MANIFEST_DIR
 from vllm_fleet.serving.plan import HostPlan, plan_inventory
-from vllm_fleet.serving.secretnames import SECRET_ENV_NAMES
+from vllm_fleet.serving.secretnames import secrets_present
 
 
 @task(
@@ -41,7 +40,7 @@ def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=Fal
             inventory,
             host,
             manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR,
-            env_names=[name for name in SECRET_ENV_NAMES if name in os.environ],
+            env_names=secrets_present(),
             strict_env=strict_env,
         )
     except FleetError as err:

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from invoke import Collection, Exit, task
 from rich.console import Console
 
 from vllm_fleet.errors import FleetError
+from vllm_fleet.serving.secretnames import required_secret
 from vllm_fleet.smoke import CHECK_NAMES, DEFAULT_CASES, run_smoke
 
 _CHECKS = ", ".join(CHECK_NAMES)
@@ -66,11 +66,10 @@ def _api_key(env_name: str | None) -> str | None:
     """The key from the named variable; a named but empty variable is an error, not 'no key'."""
     if not env_name:
         return None
-    value = os.environ.get(env_name, "")
-    if not value:
-        raise Exit(f"smoke: --api-key-env {env_name}: that environment variable is empty or not "
-                   "set (export it, or drop --api-key-env for a server started without a key)")
-    return value
+    try:
+        return required_secret(env_name, "--api-key-env")
+    except FleetError as err:
+        raise Exit(f"smoke: {err}") from None
 
 
 ns = Collection(smoke)
