@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vllm_fleet.errors import ConfigError
-from vllm_fleet.hostdata import HostSettings, settings_for
+from vllm_fleet.hostdata import FIRST_USER_PORT, HostSettings, settings_for
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.layers import OWN
 from vllm_fleet.serving.models import ModelFile, Setting
@@ -38,6 +38,11 @@ def host_values(host: HostData) -> HostSettings:
                           f"{settings.gpu_count} does not match gpu_vendor "
                           f"{settings.gpu_vendor!r} ({host.source('gpu_vendor')}): none has 0 "
                           "GPUs, nvidia and amd at least 1")
+    if settings.vllm_port < FIRST_USER_PORT and not settings.allow_system_port:
+        raise ConfigError(host.source("vllm_port"), "vllm_port",
+                          f"{settings.vllm_port} is a well-known system port (below "
+                          f"{FIRST_USER_PORT}, e.g. 22 is ssh); use {FIRST_USER_PORT}-65535, or "
+                          "set allow_system_port: true if vLLM really belongs there")
     return settings
 
 

@@ -78,12 +78,15 @@ def resolve(
     *,
     env_names: Iterable[str] = (),
     strict_env: bool = False,
+    allow_unvalidated: bool = False,
 ) -> ServeSpec:
     """Resolve ``host`` running ``model`` in ``image`` into a ServeSpec.
 
     ``env_names`` are the names (never the values) of the controller's environment variables,
     used only to say where a secret will come from. ``strict_env`` turns an environment
     variable the image's vLLM does not know into an error instead of a warning.
+    ``allow_unvalidated`` (or host data ``allow_unvalidated``) lets a spec through that no
+    image manifest can check.
     Raises ConfigError (naming file and field) on anything that would not start or not fit.
     """
     h = host_values(host)
@@ -109,7 +112,8 @@ def resolve(
     checks.check_visibility(env)
 
     warnings: list[str] = []
-    validation = validate(flags, env, notes, credentials, image, strict_env, warnings)
+    validation = validate(flags, env, notes, credentials, image, strict_env, warnings,
+                          allow_unvalidated or h.allow_unvalidated)
     container = (layers.container_access(model_layers) if h.runtime == "container"
                  else ContainerAccess())
     image_ref = derive.image_ref(host, h, image, warnings)

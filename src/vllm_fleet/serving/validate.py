@@ -30,8 +30,10 @@ class Validation:
 
 def validate(flags: dict[str, Setting], env: dict[str, Setting], notes: dict[str, str],
              credentials: tuple[Credential, ...], image: ImageFacts, strict_env: bool,
-             warnings: list[str]) -> Validation:
-    """Check flags and vLLM variables against the manifest; collect what cannot be checked."""
+             warnings: list[str], allow_unvalidated: bool = False) -> Validation:
+    """Check flags and vLLM variables against the manifest; collect what cannot be checked.
+    Without any manifest nothing vouches for the flags (a typo would reach the host), so that is
+    an error unless the operator opted in (``allow_unvalidated``)."""
     manifest = image.manifest
     version = image.vllm_version
     service_env = {c.env: Setting("(secret)", OWN, c.name) for c in credentials
@@ -47,6 +49,13 @@ def validate(flags: dict[str, Setting], env: dict[str, Setting], notes: dict[str
         if strict_env:
             raise ConfigError(image.own_manifest, "", f"strict_env: no manifest of an image "
                               f"with vLLM {version} to check the environment against")
+        if not allow_unvalidated:
+            raise ConfigError(image.own_manifest, "", f"no image manifest for vLLM {version} to "
+                              "check the flags and environment against (and no other manifest "
+                              f"has that version); build the image (`invoke build --target "
+                              f"{image.target}`) or copy its manifest here, or go ahead "
+                              "unchecked with `invoke plan --allow-unvalidated` / pyinfra "
+                              "--data allow_unvalidated=true")
         warnings.append(f"flags and environment NOT validated: no image manifest for vLLM "
                         f"{version} ({image.own_manifest} is missing and no other manifest "
                         f"has that version); build the cpu image (`invoke build --target cpu`)")

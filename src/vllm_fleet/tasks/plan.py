@@ -26,10 +26,12 @@ from vllm_fleet.serving.secretnames import secrets_present
         "strict_env": "Fail on a VLLM_ variable the image's vLLM does not know "
                       "(default: a warning).",
         "manifest_dir": f"Where image manifests are (default {MANIFEST_DIR}).",
+        "allow_unvalidated": "Plan even when no image manifest can check the flags and "
+                             "environment (default: that is an error).",
     }
 )
 def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=False,
-         manifest_dir=None):
+         manifest_dir=None, allow_unvalidated=False):
     """Show each host's `vllm serve` command, environment, unit and warnings; exit 1 on errors.
 
     Secrets appear only as where they come from (HF_TOKEN / VLLM_API_KEY are checked for
@@ -42,6 +44,7 @@ def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=Fal
             manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR,
             env_names=secrets_present(),
             strict_env=strict_env,
+            allow_unvalidated=allow_unvalidated,
         )
     except FleetError as err:
         raise Exit(str(err)) from None
