@@ -192,3 +192,14 @@ class EmptySecretError(FleetError, ValueError):
         super().__init__(f"{name} is set but empty on this machine; an empty value is not 'no "
                          f"{without}': export the real value, or `unset {name}` to deploy "
                          f"without one")
+
+
+# COMMAND-LINE OPTIONS
+
+
+class OptionError(FleetError, ValueError):
+    """A task option whose value cannot be used: ``--limit abc: expected a whole number ...``."""
+
+    def __init__(self, option: str, value: object, problem: str) -> None:
+        self.option = option
+        super().__init__(f"{option} {value}: {problem}")

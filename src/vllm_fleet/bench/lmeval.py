@@ -32,6 +32,7 @@ from vllm_fleet.bench.gate import GateSpec, model_args_string
 from vllm_fleet.bench.logtail import log_tail
 from vllm_fleet.endpoint import base_url
 from vllm_fleet.errors import ToolRunError
+from vllm_fleet.paths import output_folder
 from vllm_fleet.serving.carriers import without_credentials
 
 TOOL = "lm-eval"
@@ -71,8 +72,7 @@ def run_lm_eval(url: str, model: str, spec: GateSpec, out_dir: Path, *, limit: i
     The full console output is kept in ``out_dir/lm-eval.log``. Raises ToolRunError with its
     last lines if lm-eval fails or writes no results.
     """
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir, "--out")
     argv = lm_eval_argv(base_url(url), model, spec, out_dir, limit)
     started = time.time()
     log_file = out_dir / LOG_NAME

@@ -36,12 +36,12 @@ from docker.models.containers import Container
 
 from vllm_fleet.bench.logtail import log_tail
 from vllm_fleet.bench.presets import Preset
-from vllm_fleet.bench.results import BenchResult, load_result
+from vllm_fleet.bench.results import PRESET_KEY, BenchResult, load_result
 from vllm_fleet.docker_engine import engine, image_exists
 from vllm_fleet.endpoint import base_url
 from vllm_fleet.errors import ToolRunError
 from vllm_fleet.images.manifest import load_manifest, manifest_path
-from vllm_fleet.paths import MANIFEST_DIR
+from vllm_fleet.paths import MANIFEST_DIR, output_folder
 from vllm_fleet.serving.secretnames import API_KEY_IN_CONTAINER
 
 CONTAINER_PREFIX = "vllm-fleet-bench-"
@@ -89,8 +89,7 @@ def run_bench(url: str, model: str, preset: Preset, out_dir: Path, image: str, *
 
     Raises ToolRunError with the tool's last lines if it fails, EndpointError for a bad URL.
     """
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir, "--out")
     stem = result_stem(label or preset.name, model, datetime.now())
     tokenizer_arg, volumes = _tokenizer_mount(tokenizer)
     volumes[str(out_dir)] = {"bind": RESULTS_MOUNT, "mode": "rw"}
@@ -136,8 +135,9 @@ def bench_argv(url: str, model: str, preset: Preset, result_filename: str, *,
     if label:
         argv += ["--label", label]
     argv += preset.argv()
-    if metadata:
-        argv += ["--metadata", *(f"{key}={value}" for key, value in metadata.items())]
+    # The preset's name goes into the result, so bench.compare can refuse unlike workloads.
+    metadata = {PRESET_KEY: preset.name, **(metadata or {})}
+    argv += ["--metadata", *(f"{key}={value}" for key, value in metadata.items())]
     argv += ["--save-result", "--result-dir", RESULTS_MOUNT, "--result-filename", result_filename]
     return argv
 

@@ -19,7 +19,7 @@ from pyinfra.api.exceptions import PyinfraError
 from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.paths import MANIFEST_DIR
-from vllm_fleet.serving.inventory import HostData, load_inventory
+from vllm_fleet.serving.inventory import GroupConflictError, HostData, load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.secretnames import secrets_present
 from vllm_fleet.serving.spec import ServeSpec, host_values
@@ -75,6 +75,8 @@ def host_data() -> HostData:
 def _hosts_in(inventory: Path, group_data_dirs: tuple[str, ...]) -> dict[str, HostData]:
     try:
         return {h.name: h for h in load_inventory(inventory, group_data_dirs)}
+    except GroupConflictError as err:
+        raise DeployError(str(err)) from None
     except FleetError:
         return {}
 

@@ -16,7 +16,7 @@ from vllm_fleet.bench.chart import write_chart
 from vllm_fleet.bench.compare import gain_rows, load_baseline, markdown_table, versus_baseline_table
 from vllm_fleet.bench.kvcache import KvCache, parse_kv_cache, read_journal, read_log_file
 from vllm_fleet.bench.presets import PRESETS_FILE, get_preset, load_presets
-from vllm_fleet.bench.results import load_result, summary_lines
+from vllm_fleet.bench.results import differences, load_result, summary_lines
 from vllm_fleet.bench.runner import default_image, run_bench
 from vllm_fleet.errors import FleetError
 from vllm_fleet.serving.inventory import load_inventory, select_host
@@ -83,15 +83,21 @@ def bench(c, url, model, preset="guide", out="bench-results", image=None, tokeni
         "chart": "Also write a PNG chart of both runs to this file.",
         "baseline": "Set the runs beside the guide's published TP8 and TP8+DCP8 figures "
                     "(benchmarks/guide-baseline.yaml): a second table and grey bars.",
+        "force": "Compare even runs of different models, presets or load (default: refused).",
     },
 )
-def compare(c, a, b, chart=None, baseline=False):
+def compare(c, a, b, chart=None, baseline=False, force=False):
     """Print the guide's DCP gain table for two bench runs; optionally a PNG chart.
 
     The "DCP Gain Analysis" rows: request and output throughput, mean and median TTFT (lower is
     better, so a fall is a positive improvement); --baseline adds the guide's own runs."""
     try:
         runs = [load_result(a), load_result(b)]
+        unlike = differences(*runs)
+        if unlike and not force:
+            raise Exit(f"bench.compare: {a} and {b} are not runs of the same model and workload "
+                       f"({'; '.join(unlike)}), so their gain means nothing; pass --force to "
+                       "compare them anyway")
         guide = load_baseline() if baseline else None
         print(markdown_table(gain_rows(*runs), runs[0].label, runs[1].label))
         if guide:

@@ -14,6 +14,7 @@ from invoke import Collection, Exit, task
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.paths import MANIFEST_DIR
+from vllm_fleet.serving.inventory import inventory_warnings
 from vllm_fleet.serving.plan import HostPlan, plan_inventory
 from vllm_fleet.serving.secretnames import secrets_present
 
@@ -46,6 +47,8 @@ def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=Fal
             strict_env=strict_env,
             allow_unvalidated=allow_unvalidated,
         )
+        for warning in inventory_warnings(inventory):
+            print(f"warning: {warning}", file=sys.stderr)
     except FleetError as err:
         raise Exit(str(err)) from None
     if json:
