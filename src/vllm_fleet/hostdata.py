@@ -98,7 +98,7 @@ def unit_name(value: str) -> str | None:
 def host_path(value: str) -> str | None:
     if _SAFE_PATH.match(value) and ".." not in value.split("/") and value != "/":
         return None
-    return (f"{value!r} is not an absolute, shell-safe folder: start with / and use only "
+    return (f"{value!r} is not an absolute, shell-safe path: start with / and use only "
             "letters, digits and . _ + - / (no .., no spaces: it goes into unit files and shell "
             "commands), e.g. /var/lib/vllm-fleet")
 

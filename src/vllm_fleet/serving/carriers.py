@@ -40,9 +40,10 @@ class Carriers:
             why, instead = "its name says it holds a credential", self.unlisted_instead
         else:
             return None
+        remedy = (f"give it through {instead}" if instead else "vllm-fleet has no credential "
+                  "path for it yet, so serve without it")
         return (f"{shown} carries a secret ({why}): never in a model file or host data, where it "
-                f"would land in the unit file, the command line and docker inspect; give it "
-                f"through {instead}")
+                f"would land in the unit file, the command line and docker inspect; {remedy}")
 
 
 @cache
