@@ -81,7 +81,9 @@ _IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
                         r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
                         r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
 # A name that becomes part of a file name (models/<model>.yaml) or a package: no "/" or "..".
+_IMAGE_NAME_MAX = 255 + len(":") + 128  # distribution/reference: name 255, tag 128
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_NAME_MAX = 128
 _URL = re.compile(r"^https?://[^\s'\"\\`$;|&<>]+$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
@@ -106,7 +108,8 @@ def host_path(value: str) -> str | None:
 def image_reference(value: str) -> str | None:
     first, slash, _ = value.partition("/")
     is_domain = slash and ("." in first or ":" in first or first == "localhost")
-    if _IMAGE_REF.match(value) and (is_domain or first == first.lower()):
+    short_enough = len(value.split("@")[0]) <= _IMAGE_NAME_MAX
+    if _IMAGE_REF.match(value) and (is_domain or first == first.lower()) and short_enough:
         return None
     return (f"{value!r} is not an image reference: expected [registry[:port]/]name[:tag]"
             "[@sha256:digest] with a lowercase name, e.g. registry.example:5000/vllm-fleet/"
@@ -114,10 +117,10 @@ def image_reference(value: str) -> str | None:
 
 
 def plain_name(value: str) -> str | None:
-    if _NAME.match(value):
+    if _NAME.match(value) and len(value) <= _NAME_MAX:
         return None
     return (f"{value!r} is not a plain name: use letters, digits and . _ + - (no / or spaces; "
-            "it becomes part of a file or package name)")
+            f"it becomes part of a file or package name), at most {_NAME_MAX} characters")
 
 
 def url(value: str) -> str | None:
@@ -158,6 +161,8 @@ def secret_file(value: str) -> str | None:
         info = path.stat()
     except OSError as err:
         return f"{value}: {err.strerror.lower()} on this machine (the controller)"
+    except ValueError:
+        return f"{value!r} is not a path (it holds a NUL character)"
     if not stat.S_ISREG(info.st_mode):
         return f"{value}: not a regular file"
     if info.st_size == 0:
@@ -166,6 +171,36 @@ def secret_file(value: str) -> str | None:
         return (f"{value}: mode {stat.S_IMODE(info.st_mode):04o} lets other users read the "
                 f"secret; `chmod 600 {shlex.quote(value)}` (0600 or stricter)")
     return None
+
+
+def controller_folder(value: str) -> str | None:
+    """A folder on the controller that vllm-fleet reads (never a host path or a shell word)."""
+    if _on_controller(value, Path.is_dir):
+        return None
+    return f"{value!r} is not a folder on this machine (the controller)"
+
+
+def controller_file(value: str) -> str | None:
+    if _on_controller(value, Path.is_file):
+        return None
+    return f"{value!r} is not a file on this machine (the controller)"
+
+
+def _on_controller(value: str, test: Callable[[Path], bool]) -> bool:
+    if not value.strip():
+        return False
+    try:
+        return test(Path(value).expanduser())
+    except (OSError, ValueError):  # a name too long, a NUL character
+        return False
+
+
+def log_size(value: str) -> str | None:
+    # Docker's json-file max-size: a positive integer and a unit, k, m or g
+    # (https://docs.docker.com/engine/logging/drivers/json-file/#options).
+    if re.match(r"^[1-9][0-9]{0,8}[kmg]?$", value):
+        return None
+    return f"{value!r} is not a log size: a whole number with k, m or g, e.g. 100m"
 
 
 def user_name(value: str) -> str | None:
@@ -229,7 +264,8 @@ class HostSettings:
                                   "environment (a typo then reaches the host); off by default, "
                                   "given once with --data allow_unvalidated=true.", False)
     image_manifest_dir: str | None = key("Where image manifests (<target>.json) are read. Unset: "
-                                         "build/images of this checkout.", None)
+                                         "build/images of this checkout.", None,
+                                         check=controller_folder)
 
     # --- Credentials: files on the controller; unset = the controller's environment ---
     hf_token_file: str | None = key("File on the controller holding the HF token (else HF_TOKEN); "
@@ -245,7 +281,7 @@ class HostSettings:
     docker_repo_url: str = key("Docker's apt repository (docker_source = docker).",
                                "https://download.docker.com/linux", check=url)
     docker_log_max_size: str = key("json-file log rotation size per container file: vLLM logs a "
-                                   "line per request batch.", "100m")
+                                   "line per request batch.", "100m", check=log_size)
     docker_log_max_file: int = key("json-file log files kept per container.", 5,
                                    check=at_least(1))
 
@@ -305,9 +341,9 @@ class HostSettings:
 
     # --- Site inputs for runtime = venv (copied to the host before pip runs) ---
     site_ca_bundle: str | None = key("A TLS-re-signing proxy's CA bundle, on the controller.",
-                                     None)
+                                     None, check=controller_file)
     site_wheelhouse: str | None = key("A folder of wheels pip may install from, on the "
-                                      "controller.", None)
+                                      "controller.", None, check=controller_folder)
     site_pip_index_url: str = key("A PyPI mirror (empty = PyPI).", "", check=url_or_empty)
 
 

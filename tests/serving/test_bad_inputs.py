@@ -118,10 +118,20 @@ BAD_HOST_DATA = [
      "at most 32 characters)"),
     ("a model name climbing out of models/", {"model": "../../etc/passwd"},
      f"{T}: model: '../../etc/passwd' is not a plain name: use letters, digits and . _ + - (no / "
-     "or spaces; it becomes part of a file or package name)"),
+     "or spaces; it becomes part of a file or package name), at most 128 characters"),
     ("a driver branch with a slash", {"nvidia_driver_branch": "580/../x"},
      f"{T}: nvidia_driver_branch: '580/../x' is not a plain name: use letters, digits and . _ + "
-     "- (no / or spaces; it becomes part of a file or package name)"),
+     "- (no / or spaces; it becomes part of a file or package name), at most 128 characters"),
+    ("a log size in words", {"docker_log_max_size": "100 MB"},
+     f"{T}: docker_log_max_size: '100 MB' is not a log size: a whole number with k, m or g, e.g. "
+     "100m"),
+    ("a manifest folder that is not there", {"image_manifest_dir": "/no/such/manifests"},
+     f"{T}: image_manifest_dir: '/no/such/manifests' is not a folder on this machine (the "
+     "controller)"),
+    ("a CA bundle that is not there", {"site_ca_bundle": ""},
+     f"{T}: site_ca_bundle: '' is not a file on this machine (the controller)"),
+    ("a secret file name with a NUL", {"vllm_api_key_file": "key\x00"},
+     f"{T}: vllm_api_key_file: 'key\\x00' is not a path (it holds a NUL character)"),
 ]
 
 
