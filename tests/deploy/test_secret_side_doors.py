@@ -39,3 +39,15 @@ def test_credential_uploads_never_show_at_vvv_diff(tmp_path: Path, responses: di
     upload = ops[f"Credentials | Credential vllm_api_key -> {REMOTE_KEY}"]
     assert f"chmod 600 {REMOTE_KEY}" in upload
     assert key not in output and token not in output
+
+
+def test_the_deploy_prints_the_plans_warnings(tmp_path: Path) -> None:
+    """Without an API key the endpoint is open: the deploy says so in its own output, as
+    `invoke plan` does, not only the plan."""
+    inventory = write_inventory(tmp_path, "nvidia_h200", "h200-01", "ubuntu-24.04", {}, {})
+    result = run_deploy(inventory)
+    output = result.stdout + result.stderr
+    assert ("h200-01: warning: no API key (vllm_api_key_file or VLLM_API_KEY on the controller): "
+            "the /v1 endpoints on port 8000 are open to anyone who can reach them") in output, \
+        output[-3000:]
+    assert "is pinned by tag only; pin it by digest" in output
