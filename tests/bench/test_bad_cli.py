@@ -168,3 +168,15 @@ def test_lm_eval_gets_no_credential_of_the_controller() -> None:
     assert lm_eval_env(environ, None) == {"PATH": "/usr/bin", "LANG": "C"}
     assert lm_eval_env(environ, "the-key") == {"PATH": "/usr/bin", "LANG": "C",
                                                "OPENAI_API_KEY": "the-key"}
+
+
+@pytest.mark.parametrize(("text", "unreachable"), [
+    ("OSError: We couldn't connect to 'https://huggingface.co' to load the files", True),
+    ("OSError: kimi-tiny is not a local folder and is not a valid model identifier listed on "
+     "'https://huggingface.co/models'", True),
+    ("aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host", False),
+])
+def test_a_missing_tokenizer_is_told_apart(text: str, unreachable: bool) -> None:
+    from vllm_fleet.bench.runner import tokenizer_unreachable
+
+    assert tokenizer_unreachable(text) is unreachable

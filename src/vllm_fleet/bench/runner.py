@@ -206,8 +206,23 @@ def _run_container(image: str, entrypoint: list[str], argv: list[str],
         with contextlib.suppress(docker.errors.APIError):
             container.remove(force=True)
     if status.get("StatusCode") != 0:
+        if tokenizer_unreachable(log_file.read_text(errors="replace")):
+            raise ToolRunError(TOOL, "could not load a tokenizer: the model name is not a Hub id "
+                               "this machine can reach; pass --tokenizer with a local model "
+                               f"folder or a Hub id (full output: {log_file})",
+                               log_tail(log_file))
         raise ToolRunError(TOOL, f"exited {status.get('StatusCode')} (full output: {log_file})",
                            log_tail(log_file))
+
+
+# How transformers says it found no tokenizer: no Hub connection, or no such repository.
+_NO_TOKENIZER = ("couldn't connect to 'https://huggingface.co'",
+                 "is not a local folder and is not a valid model identifier")
+
+
+def tokenizer_unreachable(log_text: str) -> bool:
+    """Whether `vllm bench serve` died loading the tokenizer (before sending any request)."""
+    return any(marker in log_text for marker in _NO_TOKENIZER)
 
 
 def _follow(container: Container, log_file: Path,
