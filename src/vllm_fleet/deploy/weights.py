@@ -54,7 +54,8 @@ def download_command(spec: ServeSpec) -> str:
         if token:
             env["HF_TOKEN_PATH"] = token.host_path
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        return f"{assignments} {spec.unit.venv_dir}/bin/python -c {shlex.quote(script)}"
+        python = shlex.quote(f"{spec.unit.venv_dir}/bin/python")
+        return f"{assignments} {python} -c {shlex.quote(script)}"
     hf_home = dict(spec.env)["HF_HOME"]
     env["HF_HOME"] = hf_home
     args = [spec.unit.docker_bin, "run", "--rm", "--network", "host",
