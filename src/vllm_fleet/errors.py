@@ -197,3 +197,25 @@ class MissingExtraError(FleetError, ImportError):
         super().__init__(f"{what} is not installed; install vllm-fleet's {extra} extra: pip "
                          f"install 'vllm-fleet[{extra}]' (from a checkout: pip install "
                          f"'.[{extra}]'){alternative}")
+# SECRETS ON THE CONTROLLER
+
+
+class EmptySecretError(FleetError, ValueError):
+    """A secret variable that is set but empty: never read as "no secret"."""
+
+    def __init__(self, name: str, without: str) -> None:
+        self.name = name
+        super().__init__(f"{name} is set but empty on this machine; an empty value is not 'no "
+                         f"{without}': export the real value, or `unset {name}` to deploy "
+                         f"without one")
+
+
+# COMMAND-LINE OPTIONS
+
+
+class OptionError(FleetError, ValueError):
+    """A task option whose value cannot be used: ``--limit abc: expected a whole number ...``."""
+
+    def __init__(self, option: str, value: object, problem: str) -> None:
+        self.option = option
+        super().__init__(f"{option} {value}: {problem}")

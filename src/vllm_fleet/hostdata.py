@@ -13,11 +13,15 @@ nearest valid name), a value of the wrong type, or one outside what is valid is 
 from __future__ import annotations
 
 import difflib
+import re
+import shlex
+import stat
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from vllm_fleet.errors import ConfigError
@@ -58,6 +62,155 @@ def tcp_port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else f"{value} is not a TCP port (1-65535)"
 
 
+# Ports below this are the well-known system ports (RFC 6335 section 6: 0-1023, e.g. 22 ssh):
+# vLLM there would clash with a system service; allow_system_port opts in.
+FIRST_USER_PORT = 1024
+
+# systemd.unit(5): a unit name is ASCII letters, digits, ":", "-", "_", "." and "\\", at most
+# 255 characters with its suffix; the name is also the container's (Docker: [a-zA-Z0-9]
+# [a-zA-Z0-9_.-]*) and goes into shell commands, so the common, shell-safe part of both.
+_UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_UNIT_MAX = 255 - len(".service")
+# A host path that goes into unit files and shell commands unquoted by systemd's rules: absolute,
+# no "..", and only characters no shell or systemd treats specially.
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._+/-]*$")
+# Docker's image reference grammar (github.com/distribution/reference, reference.go):
+# [domain[:port]/]path[:tag][@digest], path components lowercase.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*" \
+          r"[A-Za-z0-9])?)*(?::[0-9]+)?|\[[0-9A-Fa-f:]+\](?::[0-9]+)?)"
+_IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
+                        r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+# A name that becomes part of a file name (models/<model>.yaml) or a package: no "/" or "..".
+_IMAGE_NAME_MAX = 255 + len(":") + 128  # distribution/reference: name 255, tag 128
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_NAME_MAX = 128
+_URL = re.compile(r"^https?://[^\s'\"\\`$;|&<>]+$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def unit_name(value: str) -> str | None:
+    if len(value) <= _UNIT_MAX and _UNIT_NAME.match(value):
+        return None
+    return (f"{value!r} is not a valid unit name: systemd allows letters, digits and : - _ . "
+            f"(systemd.unit(5)), and the same name is the container's and goes into shell "
+            f"commands, so use [A-Za-z0-9][A-Za-z0-9_.-]*, at most {_UNIT_MAX} characters, "
+            "e.g. vllm-serve")
+
+
+def host_path(value: str) -> str | None:
+    if _SAFE_PATH.match(value) and ".." not in value.split("/") and value != "/":
+        return None
+    return (f"{value!r} is not an absolute, shell-safe path: start with / and use only "
+            "letters, digits and . _ + - / (no .., no spaces: it goes into unit files and shell "
+            "commands), e.g. /var/lib/vllm-fleet")
+
+
+def image_reference(value: str) -> str | None:
+    first, slash, _ = value.partition("/")
+    is_domain = slash and ("." in first or ":" in first or first == "localhost")
+    short_enough = len(value.split("@")[0]) <= _IMAGE_NAME_MAX
+    if _IMAGE_REF.match(value) and (is_domain or first == first.lower()) and short_enough:
+        return None
+    return (f"{value!r} is not an image reference: expected [registry[:port]/]name[:tag]"
+            "[@sha256:digest] with a lowercase name, e.g. registry.example:5000/vllm-fleet/"
+            "cuda:0.32.0 or vllm/vllm-openai@sha256:<64 hex digits>")
+
+
+def plain_name(value: str) -> str | None:
+    if _NAME.match(value) and len(value) <= _NAME_MAX:
+        return None
+    return (f"{value!r} is not a plain name: use letters, digits and . _ + - (no / or spaces; "
+            f"it becomes part of a file or package name), at most {_NAME_MAX} characters")
+
+
+def url(value: str) -> str | None:
+    if _URL.match(value):
+        return None
+    return (f"{value!r} is not an http(s) URL without spaces, quotes or shell characters, e.g. "
+            "https://huggingface.co")
+
+
+def url_or_empty(value: str) -> str | None:
+    return None if value == "" else url(value)
+
+
+def each(check: Check) -> Check:
+    """Apply ``check`` to every item of a list (the first problem, with its position)."""
+    def check_all(values: Any) -> str | None:
+        for index, value in enumerate(values):
+            problem = check(value)
+            if problem:
+                return f"item {index}: {problem}"
+        return None
+    return check_all
+
+
+def package_name(value: str) -> str | None:
+    # Debian policy 5.6.1: lowercase letters, digits, + - . ; {branch} is filled in later.
+    if re.match(r"^[a-z0-9{][a-z0-9.+{}-]*$", value):
+        return None
+    return (f"{value!r} is not a package name (Debian: lowercase letters, digits and + - ., "
+            "plus {branch})")
+
+
+def secret_file(value: str) -> str | None:
+    """A credential file on the controller: there, not empty, and readable by its owner only
+    (mode 0600 or stricter). Only its metadata is looked at, never its contents."""
+    path = Path(value).expanduser()
+    try:
+        info = path.stat()
+    except OSError as err:
+        return f"{value}: {err.strerror.lower()} on this machine (the controller)"
+    except ValueError:
+        return f"{value!r} is not a path (it holds a NUL character)"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{value}: not a regular file"
+    if info.st_size == 0:
+        return f"{value}: the file is empty; put the secret in it"
+    if info.st_mode & 0o077:
+        return (f"{value}: mode {stat.S_IMODE(info.st_mode):04o} lets other users read the "
+                f"secret; `chmod 600 {shlex.quote(value)}` (0600 or stricter)")
+    return None
+
+
+def controller_folder(value: str) -> str | None:
+    """A folder on the controller that vllm-fleet reads (never a host path or a shell word)."""
+    if _on_controller(value, Path.is_dir):
+        return None
+    return f"{value!r} is not a folder on this machine (the controller)"
+
+
+def controller_file(value: str) -> str | None:
+    if _on_controller(value, Path.is_file):
+        return None
+    return f"{value!r} is not a file on this machine (the controller)"
+
+
+def _on_controller(value: str, test: Callable[[Path], bool]) -> bool:
+    if not value.strip():
+        return False
+    try:
+        return test(Path(value).expanduser())
+    except (OSError, ValueError):  # a name too long, a NUL character
+        return False
+
+
+def log_size(value: str) -> str | None:
+    # Docker's json-file max-size: a positive integer and a unit, k, m or g
+    # (https://docs.docker.com/engine/logging/drivers/json-file/#options).
+    if re.match(r"^[1-9][0-9]{0,8}[kmg]?$", value):
+        return None
+    return f"{value!r} is not a log size: a whole number with k, m or g, e.g. 100m"
+
+
+def user_name(value: str) -> str | None:
+    if _USER.match(value):
+        return None
+    return f"{value!r} is not a user name (useradd: [a-z_][a-z0-9_-]*, at most 32 characters)"
+
+
 @dataclass(frozen=True, kw_only=True)
 class HostSettings:
     """One host's data, typed and checked. Field order is the order of the docs."""
@@ -66,7 +219,7 @@ class HostSettings:
     # A host that sets `model` serves it, and then needs every key of SERVING_KEYS. A host
     # without `model` serves nothing (a router, cache or monitoring host).
     model: str | None = key("The model file (models/<model>.yaml) the host serves. Unset: the "
-                            "host serves no model.", None)
+                            "host serves no model.", None, check=plain_name)
     gpu_vendor: str | None = key("Which GPU stack the host gets: drivers, container device "
                                  "access and the model file's vendor layer. none = CPU only.",
                                  None, check=one_of(*GPU_VENDORS))
@@ -77,7 +230,8 @@ class HostSettings:
     image_target: str | None = key("The images/matrix.yaml target the host's image is built "
                                    "from: its vLLM version, container paths and manifest.", None)
     image: str | None = key("The image to run, best pinned by digest (name@sha256:...). Unset: "
-                            "the tag the image_target's manifest recorded.", None)
+                            "the tag the image_target's manifest recorded.", None,
+                            check=image_reference)
     image_registry: str | None = key("The registry (name:port) hosts pull from. With no `image`, "
                                      "a host runs the repo digest `invoke push` recorded there "
                                      "for its image_target.", None)
@@ -97,15 +251,18 @@ class HostSettings:
     # --- The service ---
     vllm_port: int = key("The OpenAI-compatible HTTP port (vllm serve --port; host network).",
                          8000, check=tcp_port)
+    allow_system_port: bool = key("Let vllm_port be a well-known system port (below 1024); off, "
+                                  "so a typo such as 22 or 80 cannot take a system service's "
+                                  "port.", False)
     vllm_url: str | None = key("Where the controller reaches the server for the ready gate. "
-                               "Unset: http://<host name>:<vllm_port>.", None)
+                               "Unset: http://<host name>:<vllm_port>.", None, check=url)
     vllm_data_dir: str = key("Host folder for the Hugging Face cache (weights) and vLLM's compile "
                              "cache, mounted into the container: a restart neither downloads nor "
-                             "recompiles.", "/var/lib/vllm-fleet")
+                             "recompiles.", "/var/lib/vllm-fleet", check=host_path)
     vllm_secrets_dir: str = key("Host folder (root only) for the credential files the deploy "
-                                "writes.", "/etc/vllm-fleet")
+                                "writes.", "/etc/vllm-fleet", check=host_path)
     vllm_unit_name: str = key("The systemd unit (/etc/systemd/system/<name>.service) and the "
-                              "container's name.", "vllm-serve")
+                              "container's name.", "vllm-serve", check=unit_name)
     vllm_start_timeout_s: int = key("systemd's start budget (Type=exec: covers ExecStartPre, e.g. "
                                     "pulling a ~20 GB image).", 3600, check=at_least(1))
     vllm_stop_grace_s: int = key("Seconds a stop waits after SIGTERM for in-flight requests "
@@ -115,32 +272,37 @@ class HostSettings:
     image_pull: bool = key("Pull the image before each start (ExecStartPre) and in the deploy. "
                            "False: the deploy copies the controller's image onto the host.", True)
     docker_bin: str = key("The docker client on the host (docker.io and docker-ce both install "
-                          "it here).", "/usr/bin/docker")
+                          "it here).", "/usr/bin/docker", check=host_path)
     vllm_venv_dir: str = key("runtime = venv: the virtualenv that holds vLLM (bin/vllm is "
-                             "ExecStart).", "/opt/vllm-fleet/venv")
+                             "ExecStart).", "/opt/vllm-fleet/venv", check=host_path)
+    allow_unvalidated: bool = key("Deploy even when no image manifest can check the flags and "
+                                  "environment (a typo then reaches the host); off by default, "
+                                  "given once with --data allow_unvalidated=true.", False)
     image_manifest_dir: str | None = key("Where image manifests (<target>.json) are read. Unset: "
-                                         "build/images of this checkout.", None)
+                                         "build/images of this checkout.", None,
+                                         check=controller_folder)
 
     # --- Credentials: files on the controller; unset = the controller's environment ---
-    hf_token_file: str | None = key("File on the controller holding the HF token (else HF_TOKEN).",
-                                    None)
+    hf_token_file: str | None = key("File on the controller holding the HF token (else HF_TOKEN); "
+                                    "mode 0600 or stricter.", None, check=secret_file)
     vllm_api_key_file: str | None = key("File on the controller holding the API key (else "
-                                        "VLLM_API_KEY).", None)
+                                        "VLLM_API_KEY); mode 0600 or stricter.", None,
+                                        check=secret_file)
 
     # --- Container engine (deploy/container_engine.py) ---
     docker_source: str = key("Where Docker comes from: the OS's docker.io, or Docker's own apt "
                              "repository (docker-ce) for a newer engine.", "distro",
                              check=one_of(*DOCKER_SOURCES))
     docker_repo_url: str = key("Docker's apt repository (docker_source = docker).",
-                               "https://download.docker.com/linux")
+                               "https://download.docker.com/linux", check=url)
     docker_log_max_size: str = key("json-file log rotation size per container file: vLLM logs a "
-                                   "line per request batch.", "100m")
+                                   "line per request batch.", "100m", check=log_size)
     docker_log_max_file: int = key("json-file log files kept per container.", 5,
                                    check=at_least(1))
 
     # --- Weights (deploy/weights.py) ---
     hf_endpoint: str = key("The Hub the host downloads from (HF_ENDPOINT): huggingface.co or a "
-                           "site mirror.", "https://huggingface.co")
+                           "site mirror.", "https://huggingface.co", check=url)
     weights_free_space_margin: float = key("Free space kept beyond the model's size when checking "
                                            "the data disk before a download (0.05 = 5%).", 0.05,
                                            check=at_least(0))
@@ -160,38 +322,44 @@ class HostSettings:
         {"22.04": {"cuda": "ubuntu2204", "codename": "jammy"},
          "24.04": {"cuda": "ubuntu2404", "codename": "noble"}})
     nvidia_driver_branch: str = key("The pinned NVIDIA driver branch; {branch} in package names "
-                                    "is replaced by it.", "580")
+                                    "is replaced by it.", "580", check=plain_name)
     nvidia_cuda_repo_url: str = key("NVIDIA's CUDA network repository.",
-                                    "https://developer.download.nvidia.com/compute/cuda/repos")
+                                    "https://developer.download.nvidia.com/compute/cuda/repos",
+                                    check=url)
     nvidia_cuda_keyring_deb: str = key("The keyring package of the CUDA repository.",
-                                       "cuda-keyring_1.1-1_all.deb")
+                                       "cuda-keyring_1.1-1_all.deb", check=plain_name)
     nvidia_driver_packages: list[str] = key("The NVIDIA driver packages (the CUDA repository's "
-                                            "metapackage).", ["cuda-drivers-{branch}"])
+                                            "metapackage).", ["cuda-drivers-{branch}"],
+                                            check=each(package_name))
     nvidia_nvswitch: bool = key("An NVSwitch board (HGX H100/H200 8-GPU): Fabric Manager is "
                                 "required, or CUDA fails with error 802.", False)
     nvidia_nvswitch_packages: list[str] = key(
         "Fabric Manager and NSCQ (nvidia-smi reports the switches through it).",
-        ["nvidia-fabricmanager-{branch}", "libnvidia-nscq-{branch}"])
+        ["nvidia-fabricmanager-{branch}", "libnvidia-nscq-{branch}"], check=each(package_name))
     nvidia_toolkit_repo_url: str = key("The NVIDIA Container Toolkit repository.",
-                                       "https://nvidia.github.io/libnvidia-container")
+                                       "https://nvidia.github.io/libnvidia-container", check=url)
     nvidia_toolkit_packages: list[str] = key("The NVIDIA Container Toolkit packages.",
-                                             ["nvidia-container-toolkit"])
+                                             ["nvidia-container-toolkit"],
+                                             check=each(package_name))
     rocm_version: str = key("The ROCm repository release (repo.radeon.com/rocm/apt/<version>).",
-                            "7.0")
+                            "7.0", check=plain_name)
     amdgpu_repo_version: str = key("The amdgpu kernel driver repository release "
-                                   "(repo.radeon.com/amdgpu/<version>).", "30.10")
-    rocm_repo_url: str = key("AMD's package server.", "https://repo.radeon.com")
+                                   "(repo.radeon.com/amdgpu/<version>).", "30.10",
+                                   check=plain_name)
+    rocm_repo_url: str = key("AMD's package server.", "https://repo.radeon.com", check=url)
     rocm_driver_packages: list[str] = key("The amdgpu driver packages.",
-                                          ["amdgpu-dkms", "amd-smi-lib"])
+                                          ["amdgpu-dkms", "amd-smi-lib"],
+                                          check=each(package_name))
     amd_gpu_users: list[str] = key("Accounts that use the GPUs outside containers (render and "
-                                   "video groups); root needs none.", [])
+                                   "video groups); root needs none.", [],
+                                   check=each(user_name))
 
     # --- Site inputs for runtime = venv (copied to the host before pip runs) ---
     site_ca_bundle: str | None = key("A TLS-re-signing proxy's CA bundle, on the controller.",
-                                     None)
+                                     None, check=controller_file)
     site_wheelhouse: str | None = key("A folder of wheels pip may install from, on the "
-                                      "controller.", None)
-    site_pip_index_url: str = key("A PyPI mirror (empty = PyPI).", "")
+                                      "controller.", None, check=controller_folder)
+    site_pip_index_url: str = key("A PyPI mirror (empty = PyPI).", "", check=url_or_empty)
 
 
 def settings_for(host: HostData) -> HostSettings:

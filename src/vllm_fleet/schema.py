@@ -25,10 +25,29 @@ class Field:
     required: bool = True
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    keeps the last silently; YAML 1.2 section 3.2.1.1 requires keys to be unique)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if isinstance(key, list | dict):
+                continue  # unhashable: the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key]}): the later "
+                    "value would silently win; keep one", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
-    """Read ``path`` as a YAML mapping, or raise ConfigError naming the file."""
+    """Read ``path`` as a YAML mapping, or raise ConfigError naming the file (and the line of a
+    syntax error or a duplicate key)."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found") from None
     except yaml.YAMLError as err:

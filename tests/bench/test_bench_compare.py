@@ -110,7 +110,7 @@ def test_small_values_keep_three_significant_digits() -> None:
 def test_chart_is_a_png_of_both_runs_and_the_guide(guide: list[BenchResult],
                                                    tmp_path: Path) -> None:
     mine = [load_result(path) for path in as_result_files(guide, tmp_path)]
-    path = write_chart(mine, tmp_path / "out" / "gain.png", baseline=guide)
+    path = write_chart(mine, tmp_path / "gain.png", baseline=guide)
     data = path.read_bytes()
     assert data[:8] == PNG_MAGIC
     width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk

@@ -30,7 +30,7 @@ def test_guide_preset_command() -> None:
         "--backend", "openai", "--dataset-name", "random", "--random-input-len", "8000",
         "--random-output-len", "4000", "--request-rate", "100", "--num-prompts", "1000",
         "--trust-remote-code",
-        "--metadata", "kv_cache_tokens=715072",
+        "--metadata", "preset=guide", "kv_cache_tokens=715072",
         "--save-result", "--result-dir", RESULTS_MOUNT, "--result-filename", "TP8.json",
     ]
 

@@ -11,6 +11,8 @@ tens of seconds on this machine.
 from __future__ import annotations
 
 import re
+import secrets
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -20,8 +22,18 @@ from vllm_fleet.images.manifest import ImageManifest
 from vllm_fleet.local import sandbox
 from vllm_fleet.local.hub.container import HubContainer
 from vllm_fleet.local.sandbox import registry
+from vllm_fleet.paths import REPO_ROOT
 
-from .sandbox_harness import MODEL, URL, Deployment, chat, first_deploy, invocation, totals
+from .sandbox_harness import (
+    MODEL,
+    PYINFRA,
+    URL,
+    Deployment,
+    chat,
+    first_deploy,
+    invocation,
+    totals,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +113,31 @@ def test_secrets_are_found_nowhere(deployment: Deployment, host) -> None:
     assert deployment.api_key in host.check_output("cat /etc/vllm-fleet/vllm-api-key")
 
 
+def test_a_rotated_key_at_vvv_diff_shows_neither_key(deployment: Deployment, host) -> None:
+    """The credential upload of a rotation (the remote file exists and differs) under --diff,
+    where pyinfra's files.put would print both the old and the new contents."""
+    old_key, new_key = deployment.api_key, f"sk-canary{secrets.token_hex(8)}"
+    deployment.env["VLLM_API_KEY"] = deployment.api_key = new_key
+    rotated = deployment.run("--diff", verbosity="-vvv")
+    assert rotated.returncode == 0, rotated.stdout[-3000:]
+    assert old_key not in rotated.stdout and new_key not in rotated.stdout
+    assert "Credential vllm_api_key" in rotated.stdout
+    assert chat(old_key).status_code == 401 and chat(new_key).status_code == 200
+
+
+def test_an_empty_key_is_refused_and_auth_stays(deployment: Deployment) -> None:
+    refused = subprocess.run(
+        [str(PYINFRA), "inventory/sandbox.py", "deploy/serve.py", "-y",
+         "--data", f"image_manifest_dir={deployment.manifest_dir}"],
+        cwd=REPO_ROOT, env={**deployment.env, "VLLM_API_KEY": ""}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert refused.returncode != 0
+    assert re.search(r"--> pyinfra error.*VLLM_API_KEY is set but empty on this machine",
+                     refused.stdout), refused.stdout[-2000:]
+    assert "--> Beginning operation run" not in refused.stdout
+    assert chat("").status_code == 401 and chat(deployment.api_key).status_code == 200
+
+
 def test_a_changed_spec_restarts_once(deployment: Deployment, host) -> None:
     before = invocation(host)
     changed = deployment.run("--data", "vllm_restart_delay_s=31")
@@ -117,6 +154,9 @@ def test_a_changed_spec_restarts_once(deployment: Deployment, host) -> None:
     ("gpu_vendor=intel", r"gpu_vendor: unknown gpu vendor 'intel'; valid: amd, none, nvidia"),
     ("vllm_port=70000", r"vllm_port: 70000 is not a TCP port \(1-65535\)"),
     ("profile=throughput", r"profile .*throughput"),
+    ("vllm_unit_name=../evil", r"vllm_unit_name: '\.\./evil' is not a valid unit name"),
+    ("vllm_port=22", r"vllm_port: 22 is a well-known system port"),
+    ("vllm_data_dir=relative/dir", r"vllm_data_dir: 'relative/dir' is not an absolute, shell-safe"),
 ])
 def test_bad_input_is_refused_and_the_service_keeps_running(deployment: Deployment, host,
                                                             data: str, message: str) -> None:

@@ -65,6 +65,8 @@ def test_no_secret_value_reaches_the_plan(tmp_path: Path, monkeypatch: pytest.Mo
     hf_file, key_file = tmp_path / "hf-token", tmp_path / "api-key"
     hf_file.write_text(CANARY + "\n")
     key_file.write_text(KEY_CANARY + "\n")
+    for secret_file in (hf_file, key_file):
+        secret_file.chmod(0o600)  # the plan refuses a secret file others can read
     monkeypatch.setenv("HF_TOKEN", CANARY)
     monkeypatch.setenv("VLLM_API_KEY", KEY_CANARY)
     inventory = tmp_path / "inv"

@@ -66,7 +66,10 @@ BAD_HOSTS = [
     ("flag vllm-fleet sets itself", {"serve_flags": {"port": 9000}},
      rf"^{T}: serve_flags\.port: --port is set by vllm-fleet from vllm_port in the host data"),
     ("secret in the repository", {"serve_env": {"VLLM_API_KEY": "sk-123"}},
-     rf"^{T}: serve_env\.VLLM_API_KEY: VLLM_API_KEY is a secret: never in the repository"),
+     rf"^{T}: serve_env\.VLLM_API_KEY: VLLM_API_KEY carries a secret \(vllm serve's API key "
+     r"\(https://docs\.vllm\.ai/en/stable/configuration/env_vars/\)\): never in a model file "
+     r"or host data, .*; give it through vllm_api_key_file in host data or VLLM_API_KEY on the "
+     r"controller$"),
     ("GPUs on a host without a vendor", {"gpu_vendor": "none"},
      r"^inventory/group_data/nvidia_h200\.py: gpu_count: 8 does not match gpu_vendor 'none' "
      rf"\({T}\): none has 0 GPUs"),
@@ -96,9 +99,15 @@ def test_the_stand_in_manifest_is_named(prod_hosts: dict[str, HostData],
     assert "standing in for tests/fixtures/manifests/cuda.json" in validation.summary
 
 
-def test_without_any_manifest_the_plan_says_nothing_was_validated(
+def test_without_any_manifest_the_plan_stops_unless_allowed(
         prod_hosts: dict[str, HostData], tmp_path: Path) -> None:
-    spec = _spec(prod_hosts["h200-01.example.internal"], tmp_path)
+    host = prod_hosts["h200-01.example.internal"]
+    with pytest.raises(ConfigError, match=r"/cuda\.json: no image manifest for vLLM "
+                       r"0\.32\.0 to check the flags and environment against .* go ahead "
+                       r"unchecked with `invoke plan --allow-unvalidated` / pyinfra --data "
+                       r"allow_unvalidated=true$"):
+        Planner(manifest_dir=tmp_path).spec(host)
+    spec = _spec(host, tmp_path, allow_unvalidated=True)
     assert not spec.validation.validated
     assert spec.validation.summary == "not validated: no manifest for vLLM 0.32.0"
     assert any(w.startswith("flags and environment NOT validated") for w in spec.warnings)
@@ -109,7 +118,7 @@ def test_a_manifest_of_another_vllm_version_does_not_stand_in(
     text = (manifest_dir / "cpu-0.32.0.json").read_text()
     (tmp_path / "cpu.json").write_text(text.replace('"vllm_version": "0.32.0"',
                                                     '"vllm_version": "0.31.0"'))
-    spec = _spec(prod_hosts["h200-01.example.internal"], tmp_path)
+    spec = _spec(prod_hosts["h200-01.example.internal"], tmp_path, allow_unvalidated=True)
     assert spec.validation.manifest is None
 
 
@@ -158,7 +167,7 @@ def test_settings_follow_the_vllm_version(prod_hosts: dict[str, HostData], versi
                                           has_disable_log_requests: bool,
                                           env: dict[str, str]) -> None:
     spec = resolve(prod_hosts["mi300x-01.example.internal"], load_model("kimi-k2-thinking"),
-                   _facts(version))
+                   _facts(version), allow_unvalidated=True)
     assert ("--disable-log-requests" in spec.argv) is has_disable_log_requests
     versioned = {k: v for k, v in spec.env if k in ("VLLM_ENGINE_READY_TIMEOUT_S",
                                                      "VLLM_ROCM_USE_AITER")}

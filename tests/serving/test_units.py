@@ -144,7 +144,7 @@ def test_venv_unit_reads_the_key_from_its_root_only_file(stubbed: Callable[..., 
     assert "docker" not in text.split("[Service]")[1]
     argv = command(spec)
     assert argv[:2] == ["/bin/sh", "-c"]
-    assert 'VLLM_API_KEY="$(cat "/etc/vllm-fleet/vllm-api-key")"' in argv[2]
+    assert 'VLLM_API_KEY="$(cat /etc/vllm-fleet/vllm-api-key)"' in argv[2]
     assert argv[3] == f"{spec.unit.venv_dir}/bin/vllm"
 
 

@@ -17,8 +17,9 @@ matplotlib.use("Agg")  # before pyplot: never look for a display
 
 import matplotlib.pyplot as plt
 
-from vllm_fleet.bench.compare import GAIN_METRICS, Metric, gain_rows, shown
+from vllm_fleet.bench.compare import GAIN_METRICS, Metric, gain_rows, percent, shown
 from vllm_fleet.bench.results import BenchResult
+from vllm_fleet.paths import output_file
 
 RUN_COLOURS = ("#4C72B0", "#DD8452")
 GUIDE_COLOURS = ("#B0B0B0", "#707070")
@@ -39,27 +40,26 @@ def write_chart(runs: list[BenchResult], path: Path,
     fig.suptitle(f"vllm bench serve: {runs[0].label} vs {runs[1].label}"
                  + (" (grey: usage guide, 8xH200)" if baseline else ""))
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_file(path, "--chart")
     fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
     return path
 
 
-def _gains(runs: list[BenchResult]) -> dict[str, float]:
+def _gains(runs: list[BenchResult]) -> dict[str, float | None]:
     return {row.metric.key: row.improvement_pct for row in gain_rows(runs[0], runs[1])}
 
 
 def _panel(axis: plt.Axes, metric: Metric, bars: list[tuple[BenchResult, str]],
-           gain: float, guide_gain: float | None) -> None:
+           gain: float | None, guide_gain: float | None) -> None:
     values = [run.value(metric.key) * metric.scale for run, _ in bars]
     labels = [_label(run) for run, _ in bars]
     drawn = axis.bar(range(len(bars)), values, color=[colour for _, colour in bars])
     axis.bar_label(drawn, labels=[shown(value, metric.digits) for value in values], padding=2)
     axis.set_xticks(range(len(bars)), labels, fontsize=8)
     better = "lower is better" if metric.lower_is_better else "higher is better"
-    guide = f", guide {guide_gain:+.1f}%" if guide_gain is not None else ""
-    axis.set_title(f"{metric.label}: {gain:+.1f}%{guide} ({better})", fontsize=10)
+    guide = f", guide {percent(guide_gain)}" if guide_gain is not None else ""
+    axis.set_title(f"{metric.label}: {percent(gain)}{guide} ({better})", fontsize=10)
     axis.set_ylim(0, max(values) * 1.2 or 1)
 
 

@@ -64,9 +64,10 @@ class GainRow:
         return self.after - self.before
 
     @property
-    def improvement_pct(self) -> float:
+    def improvement_pct(self) -> float | None:
+        """The gain in % (positive is better); None when A is 0 (no ratio exists)."""
         if self.before == 0:
-            return float("nan")
+            return None
         gain = self.change / self.before * 100
         return -gain if self.metric.lower_is_better else gain
 
@@ -75,7 +76,11 @@ class GainRow:
         least = self.metric.digits
         change_digits = max(decimals(self.before, least), decimals(self.after, least))
         return [self.metric.label, shown(self.before, least), shown(self.after, least),
-                f"{self.change:+,.{change_digits}f}", f"{self.improvement_pct:+.1f}%"]
+                f"{self.change:+,.{change_digits}f}", percent(self.improvement_pct)]
+
+
+def percent(value: float | None) -> str:
+    return "n/a (A is 0)" if value is None else f"{value:+.1f}%"
 
 
 def decimals(value: float, at_least: int) -> int:
@@ -121,8 +126,8 @@ def versus_baseline_table(runs: list[BenchResult], guide: list[BenchResult]) -> 
         least = guide_row.metric.digits
         cells = [guide_row.metric.label, shown(guide_row.before, least),
                  shown(run_row.before, least), shown(guide_row.after, least),
-                 shown(run_row.after, least), f"{guide_row.improvement_pct:+.1f}%",
-                 f"{run_row.improvement_pct:+.1f}%"]
+                 shown(run_row.after, least), percent(guide_row.improvement_pct),
+                 percent(run_row.improvement_pct)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -21,10 +21,11 @@ lm-eval runs inside that folder so the YAML's relative ``data_files`` resolve th
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from vllm_fleet.bench.gate import GateSpec, model_args_string
@@ -32,9 +33,14 @@ from vllm_fleet.bench.logtail import log_tail
 from vllm_fleet.endpoint import base_url
 from vllm_fleet.errors import ToolRunError
 from vllm_fleet.extras import require
+from vllm_fleet.paths import output_folder
+from vllm_fleet.serving.carriers import without_credentials
 
 TOOL = "lm-eval"
 LOG_NAME = "lm-eval.log"
+# lm-eval's local-completions client sends this variable as its bearer token (lm_eval
+# models/openai_completions.py, LocalCompletionsAPI.api_key).
+LM_EVAL_KEY_ENV = "OPENAI_API_KEY"
 
 
 def lm_eval_argv(url: str, model: str, spec: GateSpec, output_path: Path,
@@ -53,12 +59,15 @@ def lm_eval_argv(url: str, model: str, spec: GateSpec, output_path: Path,
 
 
 def run_lm_eval(url: str, model: str, spec: GateSpec, out_dir: Path, *, limit: int | None = None,
+                api_key: str | None = None,
                 on_output: Callable[[str], None] | None = None) -> Path:
     """Evaluate the endpoint; return the results JSON lm-eval wrote under ``out_dir``.
 
     + url: the server's base URL (``http://HOST:PORT``; a trailing /v1 is fine)
     + model: the served model name
     + limit: evaluate only the first N questions (a quick look; the score is then noisier)
+    + api_key: the server's API key; lm-eval's OpenAI-style client sends OPENAI_API_KEY, which
+      is set to this and nothing else (no credential of this machine's environment is passed)
     + on_output: called with each line lm-eval prints (its log, progress and results table)
 
     The full console output is kept in ``out_dir/lm-eval.log``. Raises MissingExtraError when
@@ -66,12 +75,12 @@ def run_lm_eval(url: str, model: str, spec: GateSpec, out_dir: Path, *, limit: i
     or writes no results.
     """
     require("eval")
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir, "--out")
     argv = lm_eval_argv(base_url(url), model, spec, out_dir, limit)
     started = time.time()
     log_file = out_dir / LOG_NAME
-    returncode = _run(argv, spec.include_path or out_dir, log_file, on_output)
+    returncode = _run(argv, spec.include_path or out_dir, log_file, on_output,
+                      lm_eval_env(os.environ, api_key))
     if returncode != 0:
         raise ToolRunError(TOOL, f"exited {returncode} (full output: {log_file})",
                            log_tail(log_file))
@@ -88,13 +97,21 @@ def newest_results(out_dir: Path, since: float = 0.0, log_file: Path | None = No
     return max(found, key=lambda path: path.stat().st_mtime)
 
 
+def lm_eval_env(environ: Mapping[str, str], api_key: str | None) -> dict[str, str]:
+    """lm-eval's environment: this machine's minus every credential, plus the key if given."""
+    env = without_credentials(dict(environ))
+    if api_key:
+        env[LM_EVAL_KEY_ENV] = api_key
+    return env
+
+
 def _run(argv: list[str], cwd: Path, log_file: Path,
-         on_output: Callable[[str], None] | None) -> int:
+         on_output: Callable[[str], None] | None, env: dict[str, str]) -> int:
     """Run lm-eval, copying its output to ``log_file`` and ``on_output`` line by line. No time
     limit: a full gsm8k run takes as long as the server needs (Ctrl-C stops both)."""
     try:
         with log_file.open("w") as log, subprocess.Popen(
-            argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="replace", bufsize=1,
         ) as proc:
             for line in proc.stdout or []:

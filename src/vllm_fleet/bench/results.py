@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,12 @@ from vllm_fleet.errors import ResultFileError
 # Keys that every comparison needs; a file without them is not a bench result.
 REQUIRED_KEYS = ("completed", "failed", "duration", "request_throughput", "output_throughput",
                  "mean_ttft_ms", "median_ttft_ms")
+
+# What makes two runs comparable: the same served model and the same workload (the preset's
+# name, which `invoke bench` stores with --metadata, and the load figures vllm stores itself).
+PRESET_KEY = "preset"
+RUN_IDENTITY_KEYS = ("model_id", PRESET_KEY, "num_prompts", "request_rate", "max_concurrency",
+                     "burstiness")
 
 # The guide's summary block: (label, --save-result key, format). Section rows have no key.
 SUMMARY_HEADER = "============ Serving Benchmark Result ============"
@@ -70,6 +77,9 @@ class BenchResult:
                 number = float(number)
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise ResultFileError(self.source, key, f"missing or not a number ({number!r})")
+        if not math.isfinite(number):
+            raise ResultFileError(self.source, key, f"{number!r} is not a finite number; the run "
+                                  "did not measure it")
         return float(number)
 
 
@@ -83,6 +93,18 @@ def load_result(path: Path | str, label: str | None = None) -> BenchResult:
         raise ResultFileError(path, missing[0], "missing (is this a `vllm bench serve "
                               "--save-result` file?)")
     return BenchResult(label or data.get("label") or path.stem, data, str(path))
+
+
+def differences(a: BenchResult, b: BenchResult) -> list[str]:
+    """How two runs differ in model or workload (keys either run records), e.g.
+    ``model_id: 'kimi' vs 'llama'``; empty when they are comparable."""
+    out = []
+    for key in RUN_IDENTITY_KEYS:
+        if key in a.data or key in b.data:
+            first, second = a.data.get(key), b.data.get(key)
+            if first != second:
+                out.append(f"{key}: {first!r} vs {second!r}")
+    return out
 
 
 def summary_lines(result: BenchResult, extra: list[tuple[str, str]] | None = None) -> list[str]:

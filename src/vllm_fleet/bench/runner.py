@@ -22,8 +22,10 @@ import codecs
 import contextlib
 import os
 import re
+import shlex
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,12 +36,13 @@ from docker.models.containers import Container
 
 from vllm_fleet.bench.logtail import log_tail
 from vllm_fleet.bench.presets import Preset
-from vllm_fleet.bench.results import BenchResult, load_result
+from vllm_fleet.bench.results import PRESET_KEY, BenchResult, load_result
 from vllm_fleet.docker_engine import engine, image_exists
 from vllm_fleet.endpoint import base_url
 from vllm_fleet.errors import ToolRunError
 from vllm_fleet.images.manifest import load_manifest, manifest_path
-from vllm_fleet.paths import MANIFEST_DIR
+from vllm_fleet.paths import MANIFEST_DIR, output_folder
+from vllm_fleet.serving.secretnames import API_KEY_IN_CONTAINER
 
 CONTAINER_PREFIX = "vllm-fleet-bench-"
 TOOL = "vllm bench serve"
@@ -53,6 +56,12 @@ CONTAINER_ENV = {"HOME": "/tmp", "HF_HOME": "/tmp/huggingface", "VLLM_NO_USAGE_S
                  "DO_NOT_TRACK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+# `vllm bench serve` sends OPENAI_API_KEY as its bearer token (vllm/benchmarks/lib/
+# endpoint_request_func.py); a shell reads it from the mounted file, then runs vllm with the args.
+_EXPORT_KEY = (f"OPENAI_API_KEY=\"$(cat {shlex.quote(API_KEY_IN_CONTAINER)})\" || exit 1; "
+               'export OPENAI_API_KEY; exec "$0" "$@"')
+
+
 @dataclass(frozen=True)
 class BenchRun:
     """A finished run: the --save-result file, the console log beside it, and the result."""
@@ -64,7 +73,7 @@ class BenchRun:
 
 def run_bench(url: str, model: str, preset: Preset, out_dir: Path, image: str, *,
               tokenizer: str | None = None, label: str | None = None,
-              metadata: dict[str, str] | None = None,
+              metadata: dict[str, str] | None = None, api_key: str | None = None,
               on_output: Callable[[str], None] | None = None) -> BenchRun:
     """Benchmark the endpoint at ``url`` with ``preset``; keep the results in ``out_dir``.
 
@@ -74,19 +83,25 @@ def run_bench(url: str, model: str, preset: Preset, out_dir: Path, image: str, *
     + tokenizer: a local model folder (mounted) or a hub id; needed when ``model`` is not one
     + label: the run's name in tables and charts (e.g. TP8); default: the result file's name
     + metadata: extra key=value pairs stored in the result JSON (e.g. the server's KV cache)
+    + api_key: the server's API key: a read-only file mounted into the container and exported
+      as OPENAI_API_KEY by a shell there (never the container's environment or command line)
     + on_output: called with the tool's console output as it comes (progress bars included)
 
     Raises ToolRunError with the tool's last lines if it fails, EndpointError for a bad URL.
     """
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir, "--out")
     stem = result_stem(label or preset.name, model, datetime.now())
     tokenizer_arg, volumes = _tokenizer_mount(tokenizer)
     volumes[str(out_dir)] = {"bind": RESULTS_MOUNT, "mode": "rw"}
     argv = bench_argv(base_url(url), model, preset, f"{stem}.json", tokenizer=tokenizer_arg,
                       label=label, metadata=metadata)
     log_file = out_dir / f"{stem}.log"
-    _run_container(image, argv, volumes, log_file, on_output)
+    with _key_file(api_key) as key_file:
+        entrypoint = ["vllm"]
+        if key_file:
+            volumes[key_file] = {"bind": API_KEY_IN_CONTAINER, "mode": "ro"}
+            entrypoint = ["/bin/sh", "-c", _EXPORT_KEY, "vllm"]
+        _run_container(image, entrypoint, argv, volumes, log_file, on_output)
     result_file = out_dir / f"{stem}.json"
     if not result_file.exists():
         raise ToolRunError(TOOL, f"finished but wrote no {result_file.name} (see {log_file})",
@@ -120,8 +135,9 @@ def bench_argv(url: str, model: str, preset: Preset, result_filename: str, *,
     if label:
         argv += ["--label", label]
     argv += preset.argv()
-    if metadata:
-        argv += ["--metadata", *(f"{key}={value}" for key, value in metadata.items())]
+    # The preset's name goes into the result, so bench.compare can refuse unlike workloads.
+    metadata = {PRESET_KEY: preset.name, **(metadata or {})}
+    argv += ["--metadata", *(f"{key}={value}" for key, value in metadata.items())]
     argv += ["--save-result", "--result-dir", RESULTS_MOUNT, "--result-filename", result_filename]
     return argv
 
@@ -150,8 +166,22 @@ def _tokenizer_mount(tokenizer: str | None) -> tuple[str | None, dict[str, dict[
     return tokenizer, {}
 
 
-def _run_container(image: str, argv: list[str], volumes: dict[str, dict[str, str]],
-                   log_file: Path, on_output: Callable[[str], None] | None) -> None:
+@contextlib.contextmanager
+def _key_file(api_key: str | None) -> Iterator[str | None]:
+    """The key in a private 0600 file for the container to mount; removed afterwards."""
+    if not api_key:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="vllm-fleet-bench-") as folder:
+        path = Path(folder) / "api-key"
+        path.touch(mode=0o600)
+        path.write_text(api_key)
+        yield str(path)
+
+
+def _run_container(image: str, entrypoint: list[str], argv: list[str],
+                   volumes: dict[str, dict[str, str]], log_file: Path,
+                   on_output: Callable[[str], None] | None) -> None:
     client = engine()
     # The log stream may be silent for minutes (1000 prompts of 8000 tokens queue before the
     # first finishes): no read timeout on this client.
@@ -161,7 +191,7 @@ def _run_container(image: str, argv: list[str], volumes: dict[str, dict[str, str
                            "or pass --image with a local vLLM image (e.g. the cpu target's)")
     try:
         container = client.containers.run(
-            image, entrypoint=["vllm"], command=argv, detach=True, network_mode="host",
+            image, entrypoint=entrypoint, command=argv, detach=True, network_mode="host",
             name=f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:10]}", user=f"{os.getuid()}:{os.getgid()}",
             environment=CONTAINER_ENV, volumes=volumes, labels={"ai.vllm-fleet.role": "bench"},
         )
@@ -176,8 +206,23 @@ def _run_container(image: str, argv: list[str], volumes: dict[str, dict[str, str
         with contextlib.suppress(docker.errors.APIError):
             container.remove(force=True)
     if status.get("StatusCode") != 0:
+        if tokenizer_unreachable(log_file.read_text(errors="replace")):
+            raise ToolRunError(TOOL, "could not load a tokenizer: the model name is not a Hub id "
+                               "this machine can reach; pass --tokenizer with a local model "
+                               f"folder or a Hub id (full output: {log_file})",
+                               log_tail(log_file))
         raise ToolRunError(TOOL, f"exited {status.get('StatusCode')} (full output: {log_file})",
                            log_tail(log_file))
+
+
+# How transformers says it found no tokenizer: no Hub connection, or no such repository.
+_NO_TOKENIZER = ("couldn't connect to 'https://huggingface.co'",
+                 "is not a local folder and is not a valid model identifier")
+
+
+def tokenizer_unreachable(log_text: str) -> bool:
+    """Whether `vllm bench serve` died loading the tokenizer (before sending any request)."""
+    return any(marker in log_text for marker in _NO_TOKENIZER)
 
 
 def _follow(container: Container, log_file: Path,

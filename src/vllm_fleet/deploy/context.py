@@ -7,20 +7,21 @@ Resolution happens while pyinfra prepares operations, so bad data stops the depl
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 import click
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api.exceptions import PyinfraError
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import HostSettings, settings_for
 from vllm_fleet.paths import MANIFEST_DIR
-from vllm_fleet.serving.inventory import HostData, load_inventory
-from vllm_fleet.serving.plan import SECRET_ENV_NAMES, Planner
+from vllm_fleet.serving.inventory import GroupConflictError, HostData, load_inventory
+from vllm_fleet.serving.plan import Planner
+from vllm_fleet.serving.secretnames import secrets_present
 from vllm_fleet.serving.spec import ServeSpec
 
 _SPECS: dict[str, ServeSpec] = {}
@@ -54,12 +55,14 @@ def host_spec() -> ServeSpec:
     if host.name not in _SPECS:
         settings = host_settings()
         manifest_dir = settings.image_manifest_dir
-        planner = Planner(env_names=[n for n in SECRET_ENV_NAMES if os.environ.get(n)],
-                          manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR)
         try:
-            _SPECS[host.name] = planner.spec(host_data())
+            planner = Planner(env_names=secrets_present(),
+                              manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR)
+            _SPECS[host.name] = spec = planner.spec(host_data())
         except FleetError as err:
             raise DeployError(f"{host.name}: {err}") from None
+        for warning in spec.warnings:  # the plan's warnings, in the deploy's own output
+            logger.warning(f"{host.name}: warning: {warning}")
     return _SPECS[host.name]
 
 
@@ -80,6 +83,8 @@ def host_data() -> HostData:
 def _hosts_in(inventory: Path, group_data_dirs: tuple[str, ...]) -> dict[str, HostData]:
     try:
         return {h.name: h for h in load_inventory(inventory, group_data_dirs)}
+    except GroupConflictError as err:
+        raise DeployError(str(err)) from None
     except FleetError:
         return {}
 
@@ -99,7 +104,7 @@ def _cli_arguments() -> tuple[Path | None, tuple[str, ...]]:
     return inventory, tuple(params.get("group_data") or ())
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise DeployError(f"{host.name}: {message}")
 
 

@@ -5,6 +5,7 @@ rendered for the host. Reinstalled only when those steps change."""
 from __future__ import annotations
 
 import io
+import shlex
 from pathlib import Path
 
 from pyinfra import host
@@ -41,11 +42,12 @@ def install_venv() -> None:
             target, venv, extras, index_url=host_settings().site_pip_index_url or "",
             torch_index_url="" if host_settings().site_wheelhouse else None)),
         dest=script_path, mode="0755")
-    installed = host.get_fact(Command, f"test -x {venv}/bin/vllm && echo yes || echo no")
+    vllm = shlex.quote(f"{venv}/bin/vllm")
+    installed = host.get_fact(Command, f"test -x {vllm} && echo yes || echo no")
     # A missing venv is installed; an existing one only when its recipe or inputs changed.
     only_if = {} if installed == "no" else {"_if": any_changed(script, *inputs)}
     install = server.shell(name=f"Install vLLM {target.vllm_version} into {venv}",
-                           commands=[f"sh {script_path}"], **only_if)
+                           commands=[shlex.join(["sh", script_path])], **only_if)
     restart_when_changed(install)
 
 

@@ -12,11 +12,8 @@ from pyinfra.operations import files, server
 
 from vllm_fleet.deploy.context import fail, host_settings, host_spec
 from vllm_fleet.deploy.facts import FreeBytes, HubSnapshot
+from vllm_fleet.serving.secretnames import HF_TOKEN_IN_CONTAINER
 from vllm_fleet.serving.spec import ServeSpec
-
-# Where a download container sees the HF token file (huggingface_hub reads HF_TOKEN_PATH): the
-# token never enters a command line or the container's environment.
-TOKEN_IN_CONTAINER = "/run/secrets/hf-token"
 
 
 @deploy("Model weights")
@@ -57,14 +54,17 @@ def download_command(spec: ServeSpec) -> str:
         if token:
             env["HF_TOKEN_PATH"] = token.host_path
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        return f"{assignments} {spec.unit.venv_dir}/bin/python -c {shlex.quote(script)}"
+        python = shlex.quote(f"{spec.unit.venv_dir}/bin/python")
+        return f"{assignments} {python} -c {shlex.quote(script)}"
     hf_home = dict(spec.env)["HF_HOME"]
     env["HF_HOME"] = hf_home
     args = [spec.unit.docker_bin, "run", "--rm", "--network", "host",
             "-v", f"{weights.host_cache}:{hf_home}"]
     if token:
-        args += ["-v", f"{token.host_path}:{TOKEN_IN_CONTAINER}:ro"]
-        env["HF_TOKEN_PATH"] = TOKEN_IN_CONTAINER
+        # A download container sees the token file read-only (huggingface_hub reads
+        # HF_TOKEN_PATH): the token never enters a command line or the container's environment.
+        args += ["-v", f"{token.host_path}:{HF_TOKEN_IN_CONTAINER}:ro"]
+        env["HF_TOKEN_PATH"] = HF_TOKEN_IN_CONTAINER
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]
     args += ["--entrypoint", "python3", spec.image, "-c", script]

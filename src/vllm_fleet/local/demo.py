@@ -34,6 +34,8 @@ from vllm_fleet.progress import Progress, stream_command
 from vllm_fleet.pyinfra_run import pyinfra_executable
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
+from vllm_fleet.serving.secretnames import read_source, secrets_present
+from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.smoke.report import SmokeReport
 from vllm_fleet.smoke.runner import run_smoke
 
@@ -95,7 +97,7 @@ def run_demo(log: Log = print, progress: Progress | None = None) -> DemoResult:
         push_target("cpu", registry.LOCAL_ADDRESS, log=lambda _line: None)
         log(f"pushed {image} to {registry.LOCAL_ADDRESS}")
     host = load_inventory(SANDBOX_INVENTORY)[0]
-    spec = Planner().spec(host)
+    spec = Planner(env_names=secrets_present()).spec(host)  # what the deploy will configure
     log(f"the hosts pull {spec.image}")
     with stage("local hub"):
         publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
@@ -104,12 +106,18 @@ def run_demo(log: Log = print, progress: Progress | None = None) -> DemoResult:
         deploy(log)
     url = settings_for(host).vllm_url or f"http://{host.name}:{spec.port}"
     with stage("smoke"):
-        report = run_smoke(url, spec.served_model_name)
+        report = run_smoke(url, spec.served_model_name, api_key=_configured_key(spec))
     result = DemoResult(url=url, model=spec.served_model_name, image=spec.image or image,
                         unit=spec.unit.path, stages=stages, smoke=report)
     if not report.passed:
         raise FleetError(f"demo stage 'smoke' failed: {', '.join(c.name for c in report.failed)}")
     return result
+
+
+def _configured_key(spec: ServeSpec) -> str | None:
+    """The API key the deploy gave the server (same source, same rule), so smoke sends it."""
+    key = next((c for c in spec.credentials if c.name == "vllm_api_key"), None)
+    return read_source(key.source) if key else None
 
 
 def build_cpu_image(log: Log, progress: Progress | None = None) -> str:

@@ -9,6 +9,7 @@ stands in, and the plan says which. Without any, the plan says plainly nothing w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from vllm_fleet.errors import ConfigError, UnknownNameError
@@ -16,7 +17,24 @@ from vllm_fleet.images.manifest import ImageManifest, load_manifest, manifest_pa
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.paths import MANIFEST_DIR
 from vllm_fleet.serving.models import display_path
-from vllm_fleet.serving.spec import ImageFacts
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What is known about the image a host runs, with or without its manifest."""
+
+    target: str
+    vllm_version: str
+    version_source: str  # the manifest or matrix entry the version came from
+    hf_home: str  # container paths (images/matrix.yaml)
+    vllm_cache_root: str
+    own_manifest: str  # where the host's own manifest is (or would be)
+    manifest: ImageManifest | None = None
+    manifest_path: str | None = None  # the manifest that validates (own or a stand-in)
+
+    @property
+    def stood_in(self) -> bool:
+        return self.manifest is not None and self.manifest_path != self.own_manifest
 
 
 def image_facts(target: str, *, where: str, key: str = "image_target",

@@ -23,6 +23,10 @@ from vllm_fleet.errors import ConfigError, FleetError, UnknownNameError
 from vllm_fleet.serving.models import display_path
 
 
+class GroupConflictError(ConfigError):
+    """Two groups of one host set a key differently (pyinfra would pick one silently)."""
+
+
 @dataclass(frozen=True)
 class HostData:
     """One host's merged data and, per key, the file that set it."""
@@ -56,12 +60,65 @@ def load_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
     folders = [inventory_path.parent / "group_data", *map(Path, group_data_dirs)]
     inventory = _pyinfra_inventory(inventory_path, shown, folders)
     group_files = _group_data_keys(folders)
+    if not len(inventory):
+        raise ConfigError(shown, "", "no hosts: define a group as a module-level list of host "
+                          "names, e.g. gpu = [\"gpu-01.example\"] (pyinfra's inventory format)")
+    for host in inventory:
+        _check_group_conflicts(host, shown, group_files)
     return [
         HostData(name=host.name, data=host.data.dict(),
                  sources=_sources(host, shown, group_files),
                  default_source=_missing_key_home(group_files, shown))
         for host in inventory
     ]
+
+
+def inventory_warnings(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
+                       ) -> list[str]:
+    """What pyinfra would silently drop: group_data files of groups no host is in, and
+    module-level names that look like host groups but that pyinfra ignores."""
+    inventory_path = Path(path)
+    shown = display_path(inventory_path)
+    namespace = _module_names(inventory_path, shown)
+    groups = {name for name, value in namespace.items() if _is_group(name, value)}
+    groups |= {"all", inventory_path.stem}
+    folders = [inventory_path.parent / "group_data", *map(Path, group_data_dirs)]
+    warnings = [f"{display_path(p)}: no host of {shown} is in group {p.stem!r}, so this data "
+                "applies to no host here" for p in _group_files(folders) if p.stem not in groups]
+    for name, value in namespace.items():
+        if _looks_like_hosts(name, value) and name not in groups:
+            warnings.append(f"{shown}: {name}: pyinfra ignores it as a group (a group is a list "
+                            "of host names or (name, data) tuples, optionally as (hosts, data)); "
+                            f"its hosts are not deployed")
+    return warnings
+
+
+def _looks_like_hosts(name: str, value: Any) -> bool:
+    if name.startswith("_") or not isinstance(value, list | tuple | set | frozenset):
+        return False
+    return bool(value) and any(isinstance(item, str | tuple) for item in value)
+
+
+def _check_group_conflicts(host: Any, inventory_file: str, group_files: GroupFiles) -> None:
+    """A host in two groups that set one key differently gets whichever pyinfra merges last:
+    an accident of group order, so it is an error unless the host's own data settles it."""
+    inventory = host.inventory
+    own = inventory.get_host_data(host.name)
+    seen: dict[str, tuple[str, Any]] = {}
+    for group in host.groups:
+        if group == "all":
+            continue
+        for key, value in inventory.get_group_data(group).items():
+            if key in own:
+                continue
+            if key in seen and seen[key][1] != value:
+                first, first_value = seen[key]
+                where = _in_group_file(group, inventory_file, group_files)(key)
+                raise GroupConflictError(where, key, f"host {host.name} is in groups {first!r} and "
+                                  f"{group!r}, which set it differently ({first_value!r} and "
+                                  f"{value!r}); pyinfra would silently use {group!r}'s: set it "
+                                  "in one group, or in the host's own data")
+            seen.setdefault(key, (group, value))
 
 
 def select_host(hosts: list[HostData], name: str, inventory: str) -> HostData:

@@ -307,8 +307,18 @@ def _flags(path: str, key: str, data: dict[Any, Any]) -> dict[str, Setting]:
         if not isinstance(value, FlagValue) or value is None:
             raise ConfigError(path, dotted, f"expected true/false, a number or a string, got "
                               f"{type(value).__name__} {value!r}")
+        _check_printable(path, dotted, value)
         out[name] = Setting(value, path, dotted)
     return out
+
+
+def _check_printable(path: str, dotted: str, value: Any) -> None:
+    """A value goes into a unit file line and a command line: a newline would add a line of its
+    own (an ExecStartPost=, say), so no control characters at all."""
+    if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(path, dotted, f"{value!r} holds a newline or control character, which "
+                          "would break out of its line in the unit file; write it on one line "
+                          "without control characters")
 
 
 def _env(path: str, key: str, data: dict[Any, Any]) -> dict[str, Setting]:
@@ -320,6 +330,7 @@ def _env(path: str, key: str, data: dict[Any, Any]) -> dict[str, Setting]:
         if not isinstance(value, str):
             raise ConfigError(path, dotted, f"expected a string, got {type(value).__name__} "
                               f"{value!r}; quote it (\"{value}\")")
+        _check_printable(path, dotted, value)
         out[name] = Setting(value, path, dotted)
     return out
 

@@ -22,9 +22,6 @@ from vllm_fleet.serving.models import ModelFile, display_path, load_model
 from vllm_fleet.serving.spec import ServeSpec, host_values, resolve
 from vllm_fleet.serving.units import command, credential_reference, render_unit, shell_command
 
-# The controller variables that may hold secrets: only their presence is ever looked at.
-SECRET_ENV_NAMES = ("HF_TOKEN", "VLLM_API_KEY")
-
 
 @dataclass(frozen=True)
 class HostPlan:
@@ -60,11 +57,13 @@ class Planner:
     """Plans hosts against one set of data folders; reads each model file once."""
 
     def __init__(self, *, models_dir: Path = MODELS_DIR, manifest_dir: Path = MANIFEST_DIR,
-                 env_names: Iterable[str] = (), strict_env: bool = False) -> None:
+                 env_names: Iterable[str] = (), strict_env: bool = False,
+                 allow_unvalidated: bool = False) -> None:
         self.models_dir = models_dir
         self.manifest_dir = manifest_dir
         self.env_names = frozenset(env_names)
         self.strict_env = strict_env
+        self.allow_unvalidated = allow_unvalidated
         self._matrix: Matrix | None = None
         self._models: dict[str, ModelFile] = {}
 
@@ -74,7 +73,8 @@ class Planner:
         model = self._model(values.model, host)
         facts = image_facts(values.image_target, where=host.source("image_target"),
                             manifest_dir=self.manifest_dir, matrix=self.matrix)
-        return resolve(host, model, facts, env_names=self.env_names, strict_env=self.strict_env)
+        return resolve(host, model, facts, env_names=self.env_names, strict_env=self.strict_env,
+                       allow_unvalidated=self.allow_unvalidated)
 
     def plan(self, host: HostData) -> HostPlan:
         """``host``'s plan; a FleetError becomes the plan's error instead of stopping the fleet."""

@@ -87,7 +87,8 @@ def _argv_groups(argv: list[str]) -> list[list[str]]:
 
 def _secret_prelude(files: list[tuple[str, str]]) -> str:
     """``sh -c`` text: read each file into its variable (fail if unreadable), then exec "$0"."""
-    reads = " ".join(f'{env}="$(cat "{path}")" || exit 1; export {env};' for env, path in files)
+    reads = " ".join(f'{env}="$(cat {shlex.quote(path)})" || exit 1; export {env};'
+                     for env, path in files)
     return f'{reads} exec "$0" "$@"'
 
 

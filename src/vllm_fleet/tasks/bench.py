@@ -15,12 +15,13 @@ from invoke import Collection, Exit, task
 from vllm_fleet.bench.compare import gain_rows, load_baseline, markdown_table, versus_baseline_table
 from vllm_fleet.bench.kvcache import KvCache, parse_kv_cache, read_journal, read_log_file
 from vllm_fleet.bench.presets import PRESETS_FILE, get_preset, load_presets
-from vllm_fleet.bench.results import load_result, summary_lines
+from vllm_fleet.bench.results import differences, load_result, summary_lines
 from vllm_fleet.bench.runner import default_image, run_bench
 from vllm_fleet.errors import FleetError
 from vllm_fleet.extras import require
 from vllm_fleet.hostdata import settings_for
 from vllm_fleet.serving.inventory import load_inventory, select_host
+from vllm_fleet.serving.secretnames import required_secret
 
 
 def _preset_names() -> str:
@@ -48,21 +49,25 @@ def _preset_names() -> str:
         "journal_host": "Read the KV cache size from this host's service journal over "
                         "pyinfra's SSH connection (a host name in --inventory).",
         "inventory": "pyinfra inventory that names --journal-host (its SSH data and unit name).",
+        "api_key_env": "Name of the environment variable holding the server's API key (the "
+                       "key never goes on a command line; no other credential is passed).",
     },
 )
 def bench(c, url, model, preset="guide", out="bench-results", image=None, tokenizer=None,
-          label=None, kv_from=None, journal_host=None, inventory="inventory/prod.py"):
+          label=None, kv_from=None, journal_host=None, inventory="inventory/prod.py",
+          api_key_env=None):
     """Benchmark an endpoint with `vllm bench serve`, run from a vLLM image.
 
     Keeps the raw --save-result JSON and the tool's log in --out, and prints the guide's summary
     block with the server's start-up KV cache size (--kv-from or --journal-host)."""
     try:
+        api_key = required_secret(api_key_env, "--api-key-env") if api_key_env else None
         chosen = get_preset(preset)
         kv_cache = _kv_cache(kv_from, journal_host, inventory)
         run = run_bench(url, model, chosen, Path(out), image or default_image(),
                         tokenizer=tokenizer, label=label,
                         metadata=kv_cache.metadata() if kv_cache else None,
-                        on_output=_to_stderr)
+                        api_key=api_key, on_output=_to_stderr)
     except FleetError as err:
         raise Exit(f"bench: {err}") from None
     rows = kv_cache.rows() if kv_cache else []
@@ -78,9 +83,10 @@ def bench(c, url, model, preset="guide", out="bench-results", image=None, tokeni
                  "matplotlib).",
         "baseline": "Set the runs beside the guide's published TP8 and TP8+DCP8 figures "
                     "(benchmarks/guide-baseline.yaml): a second table and grey bars.",
+        "force": "Compare even runs of different models, presets or load (default: refused).",
     },
 )
-def compare(c, a, b, chart=None, baseline=False):
+def compare(c, a, b, chart=None, baseline=False, force=False):
     """Print the guide's DCP gain table for two bench runs; optionally a PNG chart.
 
     The "DCP Gain Analysis" rows: request and output throughput, mean and median TTFT (lower is
@@ -89,6 +95,11 @@ def compare(c, a, b, chart=None, baseline=False):
         if chart:
             require("bench")  # before any output: the chart is what was asked for
         runs = [load_result(a), load_result(b)]
+        unlike = differences(*runs)
+        if unlike and not force:
+            raise Exit(f"bench.compare: {a} and {b} are not runs of the same model and workload "
+                       f"({'; '.join(unlike)}), so their gain means nothing; pass --force to "
+                       "compare them anyway")
         guide = load_baseline() if baseline else None
         print(markdown_table(gain_rows(*runs), runs[0].label, runs[1].label))
         if guide:

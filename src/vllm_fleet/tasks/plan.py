@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json as jsonlib
-import os
 import sys
 from pathlib import Path
 
@@ -15,7 +14,9 @@ from invoke import Collection, Exit, task
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.paths import MANIFEST_DIR
-from vllm_fleet.serving.plan import SECRET_ENV_NAMES, HostPlan, plan_inventory
+from vllm_fleet.serving.inventory import inventory_warnings
+from vllm_fleet.serving.plan import HostPlan, plan_inventory
+from vllm_fleet.serving.secretnames import secrets_present
 
 
 @task(
@@ -26,10 +27,12 @@ from vllm_fleet.serving.plan import SECRET_ENV_NAMES, HostPlan, plan_inventory
         "strict_env": "Fail on a VLLM_ variable the image's vLLM does not know "
                       "(default: a warning).",
         "manifest_dir": f"Where image manifests are (default {MANIFEST_DIR}).",
+        "allow_unvalidated": "Plan even when no image manifest can check the flags and "
+                             "environment (default: that is an error).",
     }
 )
 def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=False,
-         manifest_dir=None):
+         manifest_dir=None, allow_unvalidated=False):
     """Show each host's `vllm serve` command, environment, unit and warnings; exit 1 on errors.
 
     Secrets appear only as where they come from (HF_TOKEN / VLLM_API_KEY are checked for
@@ -40,9 +43,12 @@ def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=Fal
             inventory,
             host,
             manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR,
-            env_names=[name for name in SECRET_ENV_NAMES if name in os.environ],
+            env_names=secrets_present(),
             strict_env=strict_env,
+            allow_unvalidated=allow_unvalidated,
         )
+        for warning in inventory_warnings(inventory):
+            print(f"warning: {warning}", file=sys.stderr)
     except FleetError as err:
         raise Exit(str(err)) from None
     if json:

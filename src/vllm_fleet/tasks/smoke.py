@@ -6,14 +6,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from invoke import Collection, Exit, task
 from rich.console import Console
 
 from vllm_fleet.errors import FleetError
+from vllm_fleet.serving.secretnames import required_secret
 from vllm_fleet.smoke import CHECK_NAMES, DEFAULT_CASES, run_smoke
+from vllm_fleet.smoke.runner import DEFAULT_TIMEOUT
+from vllm_fleet.tasks.options import number
 
 _CHECKS = ", ".join(CHECK_NAMES)
 
@@ -32,19 +34,24 @@ _CHECKS = ", ".join(CHECK_NAMES)
         "skip": f"Leave out this check (repeatable): {_CHECKS}.",
         "cases": "Smoke-case file instead of the repository's smoke/cases.yaml"
                  " (prompts and tools the checks send).",
-        "timeout": "Seconds per request (a thinking model's long answer included).",
+        "timeout": "Seconds per request (a thinking model's long answer included; default "
+                   f"{DEFAULT_TIMEOUT:g}).",
     },
 )
-def smoke(c, url, model, api_key_env=None, wait=0.0, json=None, junit=None, only=None,
-          skip=None, cases=None, timeout=300.0):
+def smoke(c, url, model, api_key_env=None, wait=None, json=None, junit=None, only=None,
+          skip=None, cases=None, timeout=None):
     """Check a live vLLM endpoint: health, version, models, chat, stream, reasoning, tool calls,
     metrics, auth. Exits 0 only if every selected check passed."""
     err = Console(stderr=True, highlight=False)
     api_key = _api_key(api_key_env)
+    # None defaults: invoke would cast a float default itself and fail with a traceback.
+    wait = number("smoke", "--wait", wait or 0, unit="seconds", example="120")
+    timeout = number("smoke", "--timeout", timeout or DEFAULT_TIMEOUT, unit="seconds",
+                     minimum=1, example="300")
     try:
         report = run_smoke(
             url, model, api_key=api_key, cases=cases or DEFAULT_CASES, only=only, skip=skip,
-            wait=float(wait), timeout=float(timeout),
+            wait=wait, timeout=timeout,
             progress=lambda line: err.print(line, markup=False, soft_wrap=True),
         )
     except FleetError as error:
@@ -66,11 +73,10 @@ def _api_key(env_name: str | None) -> str | None:
     """The key from the named variable; a named but empty variable is an error, not 'no key'."""
     if not env_name:
         return None
-    value = os.environ.get(env_name, "")
-    if not value:
-        raise Exit(f"smoke: --api-key-env {env_name}: that environment variable is empty or not "
-                   "set (export it, or drop --api-key-env for a server started without a key)")
-    return value
+    try:
+        return required_secret(env_name, "--api-key-env")
+    except FleetError as err:
+        raise Exit(f"smoke: {err}") from None
 
 
 ns = Collection(smoke)
