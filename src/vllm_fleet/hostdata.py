@@ -93,10 +93,28 @@ class HostSettings:
                               "container's name.", "vllm-serve")
     vllm_start_timeout_s: int = key("systemd's start budget (Type=exec: covers ExecStartPre, e.g. "
                                     "pulling a ~20 GB image).", 3600, check=at_least(1))
-    vllm_stop_grace_s: int = key("Seconds a stop waits after SIGTERM for in-flight requests "
-                                 "before SIGKILL.", 120, check=at_least(1))
-    vllm_restart_delay_s: int = key("Pause before systemd restarts a failed server.", 30,
-                                    check=at_least(1))
+    vllm_stop_grace_s: int = key("Seconds a stop or restart lets in-flight requests finish "
+                                 "after SIGTERM (vllm serve --shutdown-timeout where the image's "
+                                 "vLLM has it); SIGKILL comes a little later.", 120,
+                                 check=at_least(1))
+    vllm_restart_delay_s: int = key("Pause before systemd restarts a server that exited without "
+                                    "being asked to (Restart=always).", 30, check=at_least(1))
+    vllm_start_limit_burst: int = key("Starts allowed within vllm_start_limit_interval_s before "
+                                      "systemd gives up and marks the unit failed, so a crash "
+                                      "loop shows as failed instead of restarting forever.", 5,
+                                      check=at_least(1))
+    vllm_start_limit_interval_s: int = key("The window of vllm_start_limit_burst (StartLimit"
+                                           "IntervalSec); must exceed burst x restart delay to "
+                                           "catch a quick crash loop.", 1800, check=at_least(1))
+    health_watchdog: bool = key("A systemd timer probes /health and kills a server that fails or "
+                                "hangs health_watchdog_failures probes in a row (systemd then "
+                                "restarts it): vLLM can stay alive with a dead engine.", True)
+    health_watchdog_interval_s: int = key("Seconds between two /health probes of the watchdog.",
+                                          30, check=at_least(1))
+    health_watchdog_failures: int = key("Consecutive failed or hung probes before the watchdog "
+                                        "kills the server.", 3, check=at_least(1))
+    health_watchdog_timeout_s: int = key("Seconds one /health probe may take before it counts "
+                                         "as hung.", 10, check=at_least(1))
     image_pull: bool = key("Pull the image before each start (ExecStartPre) and in the deploy. "
                            "False: the deploy copies the controller's image onto the host.", True)
     docker_bin: str = key("The docker client on the host (docker.io and docker-ce both install "

@@ -114,11 +114,11 @@ def test_container_unit_keeps_its_promises(stubbed: Callable[..., HostData],
     text = render_unit(spec)
     argv = command(spec)
     docker = spec.unit.docker_bin
-    assert "Type=exec\n" in text and "Restart=on-failure\n" in text
+    assert "Type=exec\n" in text and "Restart=always\n" in text
     assert "TimeoutStartSec=3600\n" in text
     assert f"ExecStartPre=-{docker} rm -f vllm-serve\n" in text
-    assert f"ExecStartPre={docker} pull {spec.image}\n" in text
-    assert f"ExecStop={docker} stop -t 120 vllm-serve\n" in text
+    assert f"ExecStartPre=-{docker} pull {spec.image}\n" in text
+    assert f"ExecStop={docker} stop -t 135 vllm-serve\n" in text
     assert argv[:2] == [docker, "run"] and "-d" not in argv and "--detach" not in argv
     assert "--env-file" not in argv  # values would show in `docker inspect`
     for device in ("/dev/kfd", "/dev/dri"):

@@ -5,8 +5,9 @@ huggingface_hub (the serving image, or the venv), so the host needs nothing else
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
@@ -17,6 +18,10 @@ from vllm_fleet.serving.spec import ServeSpec
 # Where a download container sees the HF token file (huggingface_hub reads HF_TOKEN_PATH): the
 # token never enters a command line or the container's environment.
 TOKEN_IN_CONTAINER = "/run/secrets/hf-token"
+# The download script (run on the host) and its name in the HF cache folder, where both
+# runtimes see it (the container through the cache mount).
+FETCH_SCRIPT = Path(__file__).with_name("fetch_weights.py")
+FETCH_NAME = "vllm-fleet-fetch-weights.py"
 
 
 @deploy("Model weights")
@@ -25,12 +30,17 @@ def download_weights() -> None:
     weights = spec.weights
     for folder in spec.host_dirs:
         files.directory(name=f"Directory {folder}", path=folder, mode="0755")
-    present = host.get_fact(HubSnapshot, cache=weights.host_cache, repo_id=weights.repo_id,
-                            revision=weights.revision)
-    if present:
-        host.noop(f"{weights.repo_id}@{weights.revision} already in {weights.host_cache}")
+    snapshot = host.get_fact(HubSnapshot, cache=weights.host_cache, repo_id=weights.repo_id,
+                             revision=weights.revision)
+    if snapshot["complete"]:
+        host.noop(f"{weights.repo_id}@{weights.revision} complete in {weights.host_cache}")
         return
+    if snapshot["commit"]:  # a download was cut off, or a file went missing since
+        logger.warning(f"    [{host.name}] {weights.repo_id}@{weights.revision} is incomplete "
+                       f"({'; '.join(snapshot['problems'][:3])}); resuming the download")
     check_free_space(spec)
+    files.put(name="Weights download script", src=str(FETCH_SCRIPT),
+              dest=f"{weights.host_cache}/{FETCH_NAME}", mode="0644")
     server.shell(name=f"Download {weights.repo_id}@{weights.revision}",
                  commands=[download_command(spec)])
 
@@ -46,10 +56,10 @@ def check_free_space(spec: ServeSpec) -> None:
 
 
 def download_command(spec: ServeSpec) -> str:
-    """The host command that fetches the snapshot with huggingface_hub."""
+    """The host command that fetches the snapshot with huggingface_hub and records it as
+    complete (vllm_fleet.deploy.fetch_weights)."""
     weights = spec.weights
-    script = ("import huggingface_hub as h; "
-              f"print(h.snapshot_download({weights.repo_id!r}, revision={weights.revision!r}))")
+    args = [weights.repo_id, weights.revision]
     token = next((c for c in spec.credentials if c.name == "hf_token"), None)
     env = {"HF_ENDPOINT": host_settings().hf_endpoint, "HF_HUB_DISABLE_TELEMETRY": "1"}
     if spec.runtime == "venv":
@@ -57,15 +67,16 @@ def download_command(spec: ServeSpec) -> str:
         if token:
             env["HF_TOKEN_PATH"] = token.host_path
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        return f"{assignments} {spec.unit.venv_dir}/bin/python -c {shlex.quote(script)}"
+        script = f"{weights.host_cache}/{FETCH_NAME}"
+        return f"{assignments} " + shlex.join([f"{spec.unit.venv_dir}/bin/python", script, *args])
     hf_home = dict(spec.env)["HF_HOME"]
     env["HF_HOME"] = hf_home
-    args = [spec.unit.docker_bin, "run", "--rm", "--network", "host",
-            "-v", f"{weights.host_cache}:{hf_home}"]
+    docker = [spec.unit.docker_bin or "docker", "run", "--rm", "--network", "host",
+              "-v", f"{weights.host_cache}:{hf_home}"]
     if token:
-        args += ["-v", f"{token.host_path}:{TOKEN_IN_CONTAINER}:ro"]
+        docker += ["-v", f"{token.host_path}:{TOKEN_IN_CONTAINER}:ro"]
         env["HF_TOKEN_PATH"] = TOKEN_IN_CONTAINER
     for key, value in env.items():
-        args += ["-e", f"{key}={value}"]
-    args += ["--entrypoint", "python3", spec.image, "-c", script]
-    return shlex.join(args)
+        docker += ["-e", f"{key}={value}"]
+    return shlex.join([*docker, "--entrypoint", "python3", spec.image or "",
+                       f"{hf_home}/{FETCH_NAME}", *args])

@@ -26,6 +26,7 @@ from vllm_fleet.serving.models import (
     check_env,
     check_flags,
 )
+from vllm_fleet.serving.supervision import SHUTDOWN_FLAG, Supervision, shutdown_flags, supervision
 
 # Set by vllm-fleet itself, never by a model file or host: the weights are downloaded by the
 # deploy before the service starts, so vLLM runs offline with the caches the deploy mounts.
@@ -35,6 +36,7 @@ _RESERVED_FLAGS = {
     "revision": "revision in the model file",
     "port": "vllm_port in the host data",
     "api-key": "vllm_api_key_file or VLLM_API_KEY on the controller (never a command line)",
+    SHUTDOWN_FLAG: "vllm_stop_grace_s in the host data",
 }
 # vLLM's parallelism flags: their product must fit the host's GPUs; DCP reuses the TP GPUs.
 _TP, _PP, _DP, _DCP = (
@@ -91,6 +93,7 @@ class UnitSettings:
     restart_delay_s: int
     docker_bin: str | None
     venv_dir: str | None
+    supervision: Supervision | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ def resolve(
 
     flags = _merge([model.flags, profile.flags, *(la.flags for la in layers), host_flags])
     _check_reserved_flags(flags)
+    flags.update(shutdown_flags(h, image.manifest, image.vllm_version))
     env_layers = [model.env, profile.env, *(la.env for la in layers), host_env]
     env = {**_own_env(h, image), **_merge(env_layers)}
     notes = {name: note for la in layers for name, note in la.notes.items()}
@@ -478,6 +482,7 @@ def _unit(h: HostSettings) -> UnitSettings:
         restart_delay_s=h.vllm_restart_delay_s,
         docker_bin=h.docker_bin if h.runtime == "container" else None,
         venv_dir=h.vllm_venv_dir if h.runtime == "venv" else None,
+        supervision=supervision(h, container=h.runtime == "container"),
     )
 
 
