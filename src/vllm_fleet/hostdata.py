@@ -168,8 +168,17 @@ class HostSettings:
                                     "https://developer.download.nvidia.com/compute/cuda/repos")
     nvidia_cuda_keyring_deb: str = key("The keyring package of the CUDA repository.",
                                        "cuda-keyring_1.1-1_all.deb")
-    nvidia_driver_packages: list[str] = key("The NVIDIA driver packages (the CUDA repository's "
-                                            "metapackage).", ["cuda-drivers-{branch}"])
+    nvidia_kernel_modules: str = key("NVIDIA kernel module flavour: open (NVIDIA's recommendation "
+                                     "for Hopper since driver 560) or proprietary.", "open",
+                                     check=one_of("open", "proprietary"))
+    nvidia_driver_packages: dict = key(
+        "The NVIDIA driver packages of the CUDA repository per kernel module flavour (NVIDIA "
+        "Driver Installation Guide, Ubuntu: nvidia-open or cuda-drivers).",
+        {"open": ["nvidia-open-{branch}"], "proprietary": ["cuda-drivers-{branch}"]})
+    nvidia_driver_pinning: list[str] = key(
+        "NVIDIA's version-locking package, installed before the driver so `apt upgrade` stays on "
+        "the branch (Driver Installation Guide, \"Version locking\").",
+        ["nvidia-driver-pinning-{branch}"])
     nvidia_nvswitch: bool = key("An NVSwitch board (HGX H100/H200 8-GPU): Fabric Manager is "
                                 "required, or CUDA fails with error 802.", False)
     nvidia_nvswitch_packages: list[str] = key(
@@ -179,10 +188,14 @@ class HostSettings:
                                        "https://nvidia.github.io/libnvidia-container")
     nvidia_toolkit_packages: list[str] = key("The NVIDIA Container Toolkit packages.",
                                              ["nvidia-container-toolkit"])
-    rocm_version: str = key("The ROCm repository release (repo.radeon.com/rocm/apt/<version>).",
-                            "7.0")
-    amdgpu_repo_version: str = key("The amdgpu kernel driver repository release "
-                                   "(repo.radeon.com/amdgpu/<version>).", "30.10")
+    rocm_version: str = key("The ROCm repository release (repo.radeon.com/rocm/apt/<version>) "
+                            "the host's amd-smi comes from.", "7.2")
+    amdgpu_repo_version: str = key("The amdgpu kernel driver release (repo.radeon.com/amdgpu/"
+                                   "<version>); must be paired with the image's ROCm in AMD's "
+                                   "matrix (src/vllm_fleet/deploy/amdgpu-rocm.yaml).", "30.30")
+    amd_unverified_dcp: bool = key("Allow decode context parallel (the throughput profile) on "
+                                   "gpu_vendor amd before a gsm8k run on MI300X has passed the "
+                                   "gate: the usage guide has no DCP on AMD.", False)
     rocm_repo_url: str = key("AMD's package server.", "https://repo.radeon.com")
     rocm_driver_packages: list[str] = key("The amdgpu driver packages.",
                                           ["amdgpu-dkms", "amd-smi-lib"])

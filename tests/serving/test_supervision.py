@@ -153,3 +153,18 @@ def test_systemd_accepts_the_watchdog_units(host_with: Callable[..., HostData],
     problems = [line for line in result.stderr.splitlines()
                 if "vllm-serve-watchdog" in line and "vllm-serve.service" not in line]
     assert not problems, result.stderr
+
+
+def test_dcp_on_amd_is_refused_with_the_reason_and_the_opt_in(
+        host_with: Callable[..., HostData], manifest_dir: Path) -> None:
+    from vllm_fleet.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        _spec(host_with(MI300X, profile="throughput"), manifest_dir)
+    message = str(refused.value)
+    assert message.startswith("models/kimi-k2-thinking.yaml: profiles.throughput.flags."
+                              "decode-context-parallel-size: ")
+    assert "the usage guide has no DCP on AMD" in message
+    assert "amd_unverified_dcp = True" in message
+    spec = _spec(host_with(MI300X, profile="throughput", amd_unverified_dcp=True), manifest_dir)
+    assert "--decode-context-parallel-size" in command(spec)

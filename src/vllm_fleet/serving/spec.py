@@ -27,6 +27,7 @@ from vllm_fleet.serving.models import (
     check_flags,
 )
 from vllm_fleet.serving.supervision import SHUTDOWN_FLAG, Supervision, shutdown_flags, supervision
+from vllm_fleet.serving.vendorgates import check_vendor_support
 
 # Set by vllm-fleet itself, never by a model file or host: the weights are downloaded by the
 # deploy before the service starts, so vLLM runs offline with the caches the deploy mounts.
@@ -190,6 +191,7 @@ def resolve(
     _check_gated(host, model, credentials)
     _check_env_names(env)
     _check_parallelism(host, h, flags)
+    check_vendor_support(host, h, flags)
     _check_visibility(env)
 
     warnings: list[str] = []
