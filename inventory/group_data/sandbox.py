@@ -15,3 +15,10 @@ image_pull = False
 hf_endpoint = "http://vllm-fleet-hub:8080"
 # The tiny model loads in under a minute on the CPU.
 ready_timeout_s = 300
+
+# Faster supervision than a 1T model needs, so the fault tests run in a minute: restart 5 s
+# after an unasked exit, probe /health every 5 s, kill after 2 failed or hung (3 s) probes.
+vllm_restart_delay_s = 5
+health_watchdog_interval_s = 5
+health_watchdog_failures = 2
+health_watchdog_timeout_s = 3
