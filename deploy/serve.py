@@ -11,6 +11,7 @@ from vllm_fleet.deploy.container_engine import install_container_engine
 from vllm_fleet.deploy.context import host_spec
 from vllm_fleet.deploy.credentials import install_credentials
 from vllm_fleet.deploy.drivers import install_drivers
+from vllm_fleet.deploy.gpugate import admit_gpus
 from vllm_fleet.deploy.image import install_image
 from vllm_fleet.deploy.ready import ready_gate
 from vllm_fleet.deploy.service import install_service
@@ -18,11 +19,12 @@ from vllm_fleet.deploy.venv import install_venv
 from vllm_fleet.deploy.weights import download_weights
 
 spec = host_spec()
-install_drivers()
+reboot_pending = install_drivers()
 install_container_engine()
 install_credentials()
 install_image()
 install_venv()
 download_weights()
+admit_gpus(reboot_pending)
 started = install_service()
 ready_gate(spec, started)

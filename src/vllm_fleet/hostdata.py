@@ -199,6 +199,11 @@ class HostSettings:
     rocm_repo_url: str = key("AMD's package server.", "https://repo.radeon.com")
     rocm_driver_packages: list[str] = key("The amdgpu driver packages.",
                                           ["amdgpu-dkms", "amd-smi-lib"])
+    gpu_deep_checks: bool = key("Run the heavy GPU admission checks before the service starts: "
+                                "dcgmi diag -r 2 (NVIDIA) and all_reduce_perf from nccl-tests "
+                                "or rccl-tests (minutes; a busy GPU fails them).", False)
+    all_reduce_perf: str = key("The all_reduce_perf binary of nccl-tests / rccl-tests on the "
+                               "host (gpu_deep_checks).", "/usr/local/bin/all_reduce_perf")
     amd_gpu_users: list[str] = key("Accounts that use the GPUs outside containers (render and "
                                    "video groups); root needs none.", [])
 

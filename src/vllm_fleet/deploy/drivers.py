@@ -33,10 +33,12 @@ DOWNLOADS = "/var/cache/vllm-fleet"
 
 
 @deploy("GPU drivers")
-def install_drivers() -> None:
+def install_drivers() -> bool:
+    """Install or check the drivers; True when the GPUs wait for a reboot (a driver or a
+    boot-time setting changes in this run)."""
     vendor = host_spec().gpu_vendor
     if vendor == "none":
-        return
+        return False
     release = _supported_release()
     if vendor == "amd":
         spec = host_spec()
@@ -44,6 +46,7 @@ def install_drivers() -> None:
                                    "wheel" if spec.runtime == "venv" else None)
     driver = _nvidia(release) if vendor == "nvidia" else _amd(release)
     _reboot_if_asked(driver, vendor)
+    return bool(driver.installs or driver.reboot_for)
 
 
 def _supported_release() -> dict[str, str]:
