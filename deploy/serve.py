@@ -7,6 +7,7 @@ Each step is also a deploy file of its own (deploy/drivers.py, ...). Bad host da
 run here, with one line naming the file and field, before any host is changed.
 """
 
+from vllm_fleet.deploy.account import install_service_account
 from vllm_fleet.deploy.container_engine import install_container_engine
 from vllm_fleet.deploy.context import host_spec
 from vllm_fleet.deploy.credentials import install_credentials
@@ -21,6 +22,7 @@ from vllm_fleet.deploy.weights import download_weights
 spec = host_spec()
 reboot_pending = install_drivers()
 install_container_engine()
+install_service_account()
 install_credentials()
 install_image()
 install_venv()

@@ -121,6 +121,9 @@ class HostSettings:
                           "it here).", "/usr/bin/docker")
     vllm_venv_dir: str = key("runtime = venv: the virtualenv that holds vLLM (bin/vllm is "
                              "ExecStart).", "/opt/vllm-fleet/venv")
+    vllm_service_user: str = key("runtime = venv: the dedicated system account the server runs "
+                                 "as (in the video and render groups on GPU hosts); it owns "
+                                 "the data folder and can read the API key file.", "vllm")
     image_manifest_dir: str | None = key("Where image manifests (<target>.json) are read. Unset: "
                                          "build/images of this checkout.", None)
 

@@ -168,3 +168,27 @@ def test_dcp_on_amd_is_refused_with_the_reason_and_the_opt_in(
     assert "amd_unverified_dcp = True" in message
     spec = _spec(host_with(MI300X, profile="throughput", amd_unverified_dcp=True), manifest_dir)
     assert "--decode-context-parallel-size" in command(spec)
+
+
+def test_venv_unit_is_confined_without_hiding_the_gpus(host_with: Callable[..., HostData],
+                                                       manifest_dir: Path) -> None:
+    text = render_unit(_spec(host_with(MI300X, runtime="venv", vllm_service_user="svc"),
+                             manifest_dir))
+    assert _lines(text, "User") == ["svc"] and _lines(text, "Group") == ["svc"]
+    assert _lines(text, "SupplementaryGroups") == ["video render"]
+    assert _lines(text, "NoNewPrivileges") == ["yes"]
+    assert _lines(text, "ProtectSystem") == ["strict"]
+    assert _lines(text, "ReadWritePaths") == ["/var/lib/vllm-fleet"]
+    assert _lines(text, "ProtectHome") == ["yes"] and _lines(text, "PrivateTmp") == ["yes"]
+    assert not _lines(text, "PrivateDevices") and not _lines(text, "MemoryDenyWriteExecute")
+
+
+def test_a_cpu_host_needs_no_gpu_groups(host_with: Callable[..., HostData],
+                                        manifest_dir: Path) -> None:
+    from vllm_fleet.serving.inventory import HostData as Data
+
+    base = host_with(H200, runtime="venv")
+    cpu = Data(base.name, {**base.data, "gpu_vendor": "none", "gpu_count": 0,
+                           "model": "kimi-tiny", "profile": "cpu", "image_target": "cpu"},
+               base.sources, base.default_source)
+    assert not _lines(render_unit(_spec(cpu, manifest_dir)), "SupplementaryGroups")

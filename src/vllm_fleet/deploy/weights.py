@@ -11,6 +11,7 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
+from vllm_fleet.deploy.account import own_data_folders
 from vllm_fleet.deploy.context import fail, host_settings, host_spec
 from vllm_fleet.deploy.facts import FreeBytes, HubSnapshot
 from vllm_fleet.serving.spec import ServeSpec
@@ -28,12 +29,15 @@ FETCH_NAME = "vllm-fleet-fetch-weights.py"
 def download_weights() -> None:
     spec = host_spec()
     weights = spec.weights
+    owner = spec.unit.confinement.user if spec.unit.confinement else None
     for folder in spec.host_dirs:
-        files.directory(name=f"Directory {folder}", path=folder, mode="0755")
+        files.directory(name=f"Directory {folder}", path=folder, mode="0755", user=owner,
+                        group=owner)
     snapshot = host.get_fact(HubSnapshot, cache=weights.host_cache, repo_id=weights.repo_id,
                              revision=weights.revision)
     if snapshot["complete"]:
         host.noop(f"{weights.repo_id}@{weights.revision} complete in {weights.host_cache}")
+        own_data_folders(spec.host_dirs)
         return
     if snapshot["commit"]:  # a download was cut off, or a file went missing since
         logger.warning(f"    [{host.name}] {weights.repo_id}@{weights.revision} is incomplete "
@@ -41,8 +45,9 @@ def download_weights() -> None:
     check_free_space(spec)
     files.put(name="Weights download script", src=str(FETCH_SCRIPT),
               dest=f"{weights.host_cache}/{FETCH_NAME}", mode="0644")
-    server.shell(name=f"Download {weights.repo_id}@{weights.revision}",
-                 commands=[download_command(spec)])
+    download = server.shell(name=f"Download {weights.repo_id}@{weights.revision}",
+                            commands=[download_command(spec)])
+    own_data_folders(spec.host_dirs, after=download)
 
 
 def check_free_space(spec: ServeSpec) -> None:

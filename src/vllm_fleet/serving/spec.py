@@ -18,6 +18,7 @@ from typing import Any
 from vllm_fleet.errors import ConfigError
 from vllm_fleet.hostdata import HostSettings, settings_for
 from vllm_fleet.images.manifest import ImageManifest
+from vllm_fleet.serving.hardening import VenvConfinement, venv_confinement
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.models import (
     ContainerAccess,
@@ -95,6 +96,7 @@ class UnitSettings:
     docker_bin: str | None
     venv_dir: str | None
     supervision: Supervision | None = None
+    confinement: VenvConfinement | None = None  # runtime venv: who and where the server may write
 
 
 @dataclass(frozen=True)
@@ -485,6 +487,7 @@ def _unit(h: HostSettings) -> UnitSettings:
         docker_bin=h.docker_bin if h.runtime == "container" else None,
         venv_dir=h.vllm_venv_dir if h.runtime == "venv" else None,
         supervision=supervision(h, container=h.runtime == "container"),
+        confinement=venv_confinement(h) if h.runtime == "venv" else None,
     )
 
 

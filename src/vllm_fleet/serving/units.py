@@ -78,9 +78,9 @@ def _venv_groups(spec: ServeSpec) -> list[list[str]]:
     secrets = spec.service_credentials
     if not secrets:
         return _argv_groups(argv)
-    # The service runs as root and reads the root-only 0600 file itself, as the container
-    # runtime does through its read-only mount. (LoadCredential= was tried: in the sandbox's
-    # containerised systemd 252 it left $CREDENTIALS_DIRECTORY empty.)
+    # The service account reads the key file itself (root:<account> 0640, written by the
+    # deploy), as the container runtime does through its read-only mount. (LoadCredential= was
+    # tried: in the sandbox's containerised systemd 252 it left $CREDENTIALS_DIRECTORY empty.)
     files = [(c.env, c.host_path) for c in secrets]
     return [[SHELL], ["-c", _secret_prelude(files)], *_argv_groups(argv)]
 
