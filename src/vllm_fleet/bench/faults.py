@@ -55,6 +55,7 @@ def wait_healthy(limit_s: float) -> float:
 def recovery_after_signal(signal: str, limit_s: float = 600) -> dict:
     """Send ``signal`` (KILL or STOP) to the server; time until it is down, then healthy again,
     and how many restarts systemd counted."""
+    wait_watchdog_armed(limit_s)
     before = int(on_host(f"systemctl show -p NRestarts --value {UNIT}"))
     pid = server_pid()
     sent = time.monotonic()
@@ -70,6 +71,18 @@ def recovery_after_signal(signal: str, limit_s: float = 600) -> dict:
     return {"signal": signal, "unhealthy_after_s": round(down_s, 1),
             "server_gone_after_s": round(gone_s, 1), "healthy_after_s": round(back_s, 1),
             "restarts": after - before}
+
+
+def wait_watchdog_armed(limit_s: float) -> None:
+    """Until the watchdog has seen the current run healthy (it ignores a run still loading)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        run = on_host(f"systemctl show -p InvocationID --value {UNIT}")
+        state = on_host(f"cat /run/vllm-fleet/watchdog-{UNIT} 2>/dev/null || true").split()
+        if state[:2] == [run, "1"]:
+            return
+        time.sleep(1)
+    raise TimeoutError("the watchdog never saw the server healthy")
 
 
 def pid_alive(pid: int) -> bool:
