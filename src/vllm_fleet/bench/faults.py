@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from vllm_fleet.deploy.facts import UnitState
 from vllm_fleet.local.sandbox import CONTAINER as SANDBOX
 
 URL = "http://127.0.0.1:8000"
@@ -33,6 +34,12 @@ def server_pid(container: str = "vllm-serve") -> int:
     """The vLLM API server's pid on the sandbox host: the child of the container's init."""
     init = on_host(f"docker inspect --format '{{{{.State.Pid}}}}' {container}")
     return int(on_host(f"pgrep -P {init} | head -n 1"))
+
+
+def unit_state() -> dict[str, str]:
+    """The unit's state, read by the deploy's own fact (its command and its parser)."""
+    fact = UnitState()
+    return fact.process(on_host(fact.command(UNIT)).splitlines())
 
 
 def healthy(timeout: float = 2) -> bool:
@@ -56,7 +63,7 @@ def recovery_after_signal(signal: str, limit_s: float = 600) -> dict:
     """Send ``signal`` (KILL or STOP) to the server; time until it is down, then healthy again,
     and how many restarts systemd counted."""
     wait_watchdog_armed(limit_s)
-    before = int(on_host(f"systemctl show -p NRestarts --value {UNIT}"))
+    before = int(unit_state().get("NRestarts", 0))
     pid = server_pid()
     sent = time.monotonic()
     on_host(f"kill -{signal} {pid}")
@@ -67,7 +74,7 @@ def recovery_after_signal(signal: str, limit_s: float = 600) -> dict:
         time.sleep(0.5)
     gone_s = time.monotonic() - sent
     back_s = wait_healthy(limit_s) + gone_s
-    after = int(on_host(f"systemctl show -p NRestarts --value {UNIT}"))
+    after = int(unit_state().get("NRestarts", 0))
     return {"signal": signal, "unhealthy_after_s": round(down_s, 1),
             "server_gone_after_s": round(gone_s, 1), "healthy_after_s": round(back_s, 1),
             "restarts": after - before}
