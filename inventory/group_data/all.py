@@ -32,7 +32,7 @@ nvidia_driver_branch = "580"
 
 # AMD: the ROCm release and the amdgpu kernel driver release from repo.radeon.com. The driver
 # must be one AMD pairs with the image's ROCm (images/matrix.yaml rocm_version; the deploy checks
-# src/vllm_fleet/deploy/amdgpu-rocm.yaml): vllm/vllm-openai-rocm images are built on ROCm 7.2.
+# src/vllm_fleet/serving/amdgpu-rocm.yaml): vllm/vllm-openai-rocm images are built on ROCm 7.2.
 rocm_version = "7.2"
 amdgpu_repo_version = "30.30"
 

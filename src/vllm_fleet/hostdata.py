@@ -195,7 +195,7 @@ class HostSettings:
                             "the host's amd-smi comes from.", "7.2")
     amdgpu_repo_version: str = key("The amdgpu kernel driver release (repo.radeon.com/amdgpu/"
                                    "<version>); must be paired with the image's ROCm in AMD's "
-                                   "matrix (src/vllm_fleet/deploy/amdgpu-rocm.yaml).", "30.30")
+                                   "matrix (src/vllm_fleet/serving/amdgpu-rocm.yaml).", "30.30")
     amd_unverified_dcp: bool = key("Allow decode context parallel (the throughput profile) on "
                                    "gpu_vendor amd before a gsm8k run on MI300X has passed the "
                                    "gate: the usage guide has no DCP on AMD.", False)

@@ -192,3 +192,15 @@ def test_a_cpu_host_needs_no_gpu_groups(host_with: Callable[..., HostData],
                            "model": "kimi-tiny", "profile": "cpu", "image_target": "cpu"},
                base.sources, base.default_source)
     assert not _lines(render_unit(_spec(cpu, manifest_dir)), "SupplementaryGroups")
+
+
+def test_plan_refuses_an_amd_driver_not_paired_with_the_images_rocm(
+        host_with: Callable[..., HostData], manifest_dir: Path) -> None:
+    from vllm_fleet.errors import ConfigError
+
+    refused = (r"amdgpu_repo_version: driver 30\.10 is not paired with ROCm 7\.2 \(the image "
+               r"rocm/upstream\) in AMD's compatibility matrix \(amdgpu-rocm\.yaml\); use 30\.30")
+    with pytest.raises(ConfigError, match=refused):
+        _spec(host_with(MI300X, amdgpu_repo_version="30.10"), manifest_dir)
+    # The venv installs the rocm target's wheel mode, on ROCm 7.0: there 30.10 is right.
+    assert _spec(host_with(MI300X, amdgpu_repo_version="30.10", runtime="venv"), manifest_dir)

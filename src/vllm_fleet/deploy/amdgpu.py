@@ -1,42 +1,19 @@
-"""AMD host pieces beyond the packages: the driver matched to the image's ROCm (AMD's
-compatibility matrix, kept as data in amdgpu-rocm.yaml) and the MI300X host tuning of AMD's
-system optimization guide (https://rocm.docs.amd.com/en/latest/how-to/system-optimization/
-mi300x.html): IOMMU pass-through on the kernel command line, and no deep CPU idle states."""
+"""AMD host tuning beyond the packages, from AMD's MI300X system optimization guide
+(https://rocm.docs.amd.com/en/latest/how-to/system-optimization/mi300x.html): IOMMU
+pass-through on the kernel command line, and no deep CPU idle states. (The driver's pairing with
+the image's ROCm is checked with the serve spec: vllm_fleet.serving.vendorgates.)"""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from vllm_fleet.deploy.context import fail, host_settings
-from vllm_fleet.images.matrix import Matrix
-from vllm_fleet.schema import load_yaml
-
-COMPATIBILITY = Path(__file__).with_name("amdgpu-rocm.yaml")
 GRUB_DROP_IN = "/etc/default/grub.d/vllm-fleet-iommu.cfg"
 KERNEL_ARGS = "iommu=pt"
 CPU_IDLE_UNIT = "vllm-fleet-cpu-idle.service"
-
-
-def check_driver_matches_image(image_target: str, install_mode: str | None) -> None:
-    """Stop before any change when the amdgpu release is not paired with the image's ROCm."""
-    target = Matrix().target(image_target, install_mode=install_mode)
-    rocm = target.mode.get("rocm_version")
-    if rocm is None:
-        fail(f"images/matrix.yaml: targets.{image_target}.modes.{target.install_mode} has no "
-             "rocm_version, so the amdgpu driver cannot be matched to the image's ROCm")
-    driver = host_settings().amdgpu_repo_version
-    pairs = load_yaml(COMPATIBILITY)["drivers"]
-    line = ".".join(str(rocm).split(".")[:2])
-    if line not in pairs.get(driver, []):
-        fitting = sorted(d for d, lines in pairs.items() if line in lines)
-        fail(f"amdgpu_repo_version: driver {driver} is not paired with ROCm {rocm} (the image "
-             f"{image_target}/{target.install_mode}) in AMD's compatibility matrix "
-             f"({COMPATIBILITY.name}); use {' or '.join(fitting) or 'a driver listed there'}")
 
 
 def iommu_passthrough() -> bool:

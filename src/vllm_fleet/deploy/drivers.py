@@ -21,7 +21,6 @@ from pyinfra.operations import apt, files, server, systemd
 
 from vllm_fleet.deploy.amdgpu import (
     KERNEL_ARGS,
-    check_driver_matches_image,
     iommu_passthrough,
     shallow_cpu_idle,
 )
@@ -40,10 +39,8 @@ def install_drivers() -> bool:
     if vendor == "none":
         return False
     release = _supported_release()
-    if vendor == "amd":
-        spec = host_spec()
-        check_driver_matches_image(spec.image_target,
-                                   "wheel" if spec.runtime == "venv" else None)
+    # AMD: the driver's pairing with the image's ROCm was checked with the serve spec
+    # (vllm_fleet.serving.vendorgates), before any host was touched.
     driver = _nvidia(release) if vendor == "nvidia" else _amd(release)
     _reboot_if_asked(driver, vendor)
     return bool(driver.installs or driver.reboot_for)
