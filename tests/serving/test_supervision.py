@@ -172,7 +172,8 @@ def test_dcp_on_amd_is_refused_with_the_reason_and_the_opt_in(
 
 def test_venv_unit_is_confined_without_hiding_the_gpus(host_with: Callable[..., HostData],
                                                        manifest_dir: Path) -> None:
-    text = render_unit(_spec(host_with(MI300X, runtime="venv", vllm_service_user="svc"),
+    text = render_unit(_spec(host_with(MI300X, runtime="venv", vllm_service_user="svc",
+                                       amdgpu_repo_version="30.10"),
                              manifest_dir))
     assert _lines(text, "User") == ["svc"] and _lines(text, "Group") == ["svc"]
     assert _lines(text, "SupplementaryGroups") == ["video render"]
