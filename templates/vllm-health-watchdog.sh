@@ -7,7 +7,7 @@
 set -u
 unit=$1 url=$2 limit=$3 timeout=$4
 shift 4
-state_dir=/run/vllm-fleet
+state_dir=${VLLM_FLEET_WATCHDOG_STATE:-/run/vllm-fleet}
 state=$state_dir/watchdog-$unit
 mkdir -p "$state_dir"
 
