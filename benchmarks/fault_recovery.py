@@ -63,10 +63,14 @@ def report(results: dict, spec) -> None:
     delay = spec.unit.restart_delay_s
     detect = sup.watchdog.failures * sup.watchdog.interval_s if sup.watchdog else 0
     for name in ("sigkill", "sigstop"):
-        times = [r["healthy_after_s"] for r in results[name]]
-        print(f"{name}: healthy again after {statistics.median(times):.1f} s median "
-              f"(runs: {', '.join(f'{t:.1f}' for t in times)}); restart delay {delay} s"
-              + (f", watchdog detection up to {detect} s" if name == "sigstop" else ""))
+        runs = results[name]
+        times = [r["healthy_after_s"] for r in runs]
+        beyond = [r["healthy_after_s"] - r["one_start_s"] - delay for r in runs]
+        print(f"{name}: healthy again after {statistics.median(times):.1f} s median (runs: "
+              f"{', '.join(f'{t:.1f}' for t in times)}); beyond restart delay ({delay} s) + "
+              f"one start: {statistics.median(beyond):.1f} s median (goal <= 10 s"
+              + (f"; includes the watchdog's detection, up to {detect} s" if name == "sigstop"
+                 else "") + ")")
     shares = [r["share_completed"] for r in results["restart_during_streams"]]
     in_flight = sum(r["in_flight_at_restart"] for r in results["restart_during_streams"])
     print(f"restart during streams: {sum(shares) / len(shares):.0%} of streams completed intact "

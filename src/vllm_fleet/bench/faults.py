@@ -65,6 +65,7 @@ def recovery_after_signal(signal: str, limit_s: float = 600) -> dict:
     wait_watchdog_armed(limit_s)
     before = int(unit_state().get("NRestarts", 0))
     pid = server_pid()
+    run = invocation()
     sent = time.monotonic()
     on_host(f"kill -{signal} {pid}")
     while healthy(timeout=1) and time.monotonic() - sent < limit_s:
@@ -73,18 +74,26 @@ def recovery_after_signal(signal: str, limit_s: float = 600) -> dict:
     while pid_alive(pid) and time.monotonic() - sent < limit_s:
         time.sleep(0.5)
     gone_s = time.monotonic() - sent
-    back_s = wait_healthy(limit_s) + gone_s
+    while invocation() in (run, "") and time.monotonic() - sent < limit_s:
+        time.sleep(0.5)  # systemd's restart delay, then the new run's ExecStartPre
+    started_s = time.monotonic() - sent
+    back_s = wait_healthy(limit_s) + started_s
     after = int(unit_state().get("NRestarts", 0))
     return {"signal": signal, "unhealthy_after_s": round(down_s, 1),
-            "server_gone_after_s": round(gone_s, 1), "healthy_after_s": round(back_s, 1),
-            "restarts": after - before}
+            "server_gone_after_s": round(gone_s, 1), "new_run_after_s": round(started_s, 1),
+            "healthy_after_s": round(back_s, 1),
+            "one_start_s": round(back_s - started_s, 1), "restarts": after - before}
+
+
+def invocation() -> str:
+    return on_host(f"systemctl show -p InvocationID --value {UNIT}")
 
 
 def wait_watchdog_armed(limit_s: float) -> None:
     """Until the watchdog has seen the current run healthy (it ignores a run still loading)."""
     started = time.monotonic()
     while time.monotonic() - started < limit_s:
-        run = on_host(f"systemctl show -p InvocationID --value {UNIT}")
+        run = invocation()
         state = on_host(f"cat /run/vllm-fleet/watchdog-{UNIT} 2>/dev/null || true").split()
         if state[:2] == [run, "1"]:
             return
