@@ -41,6 +41,17 @@ def test_the_watchdog_timer_runs(deployment: Deployment, host) -> None:
     assert "Restart=always\n" in unit and "--shutdown-timeout" in unit
 
 
+def test_the_container_runs_without_capabilities(deployment: Deployment, host) -> None:
+    """--cap-drop ALL and no-new-privileges hold for the real server, which still serves (the
+    deploy's ready gate passed its smoke checks)."""
+    status = host.check_output(f"cat /proc/{faults.server_pid()}/status")
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    assert int(fields["CapEff"].strip(), 16) == 0
+    assert int(fields["CapBnd"].strip(), 16) == 0
+    assert fields["NoNewPrivs"].strip() == "1"
+    assert "smoke:" in (deployment.first.stdout if deployment.first else "")
+
+
 def test_sigkill_of_the_server_is_restarted(deployment: Deployment) -> None:
     result = faults.recovery_after_signal("KILL", limit_s=600)
     print(f"SIGKILL: {result}")
