@@ -50,8 +50,11 @@ def stubbed(tmp_path: Path, host_with: Callable[..., HostData]) -> Callable[...,
     docker = _stub(tmp_path / "bin" / "docker")
     venv = tmp_path / "venv"
     _stub(venv / "bin" / "vllm")
+    # A venv installs the rocm target's wheel mode (ROCm 7.0): AMD pairs it with driver 30.10.
     return lambda base="mi300x-01.example.internal", **changes: host_with(
-        base, docker_bin=docker, vllm_venv_dir=str(venv), **changes)
+        base, docker_bin=docker, vllm_venv_dir=str(venv),
+        **({"amdgpu_repo_version": "30.10"} if changes.get("runtime") == "venv" else {}),
+        **changes)
 
 
 @needs_systemd
