@@ -8,10 +8,12 @@ run here, with one line naming the file and field, before any host is changed. H
 no model (routers, caches, monitoring: no `model` in their data) are left alone.
 """
 
+from vllm_fleet.deploy.account import install_service_account
 from vllm_fleet.deploy.container_engine import install_container_engine
 from vllm_fleet.deploy.context import host_spec, serves_a_model
 from vllm_fleet.deploy.credentials import install_credentials
 from vllm_fleet.deploy.drivers import install_drivers
+from vllm_fleet.deploy.gpugate import admit_gpus
 from vllm_fleet.deploy.image import install_image
 from vllm_fleet.deploy.ready import ready_gate
 from vllm_fleet.deploy.service import install_service
@@ -20,11 +22,13 @@ from vllm_fleet.deploy.weights import download_weights
 
 if serves_a_model():
     spec = host_spec()
-    install_drivers()
+    reboot_pending = install_drivers()
     install_container_engine()
+    install_service_account()
     install_credentials()
     install_image()
     install_venv()
     download_weights()
+    admit_gpus(reboot_pending)
     started = install_service()
     ready_gate(spec, started)

@@ -13,8 +13,9 @@ nvidia_h200 = [
     ("h200-02.example.internal", {"profile": "throughput"}),
 ]
 
-# 8x AMD Instinct MI300X.
+# 8x AMD Instinct MI300X. No throughput profile (TP8 + DCP8) here yet: DCP is not verified on
+# AMD, and `invoke plan` refuses it until a host sets amd_unverified_dcp = True.
 amd_mi300x = [
     "mi300x-01.example.internal",
-    ("mi300x-02.example.internal", {"profile": "throughput"}),
+    "mi300x-02.example.internal",
 ]

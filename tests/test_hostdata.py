@@ -104,7 +104,7 @@ def test_defaults_come_from_the_schema_not_the_inventory() -> None:
     """A host with only what it serves gets every other key from the schema's defaults."""
     settings = settings_for(_host({}))
     assert settings.vllm_port == 8000
-    assert settings.nvidia_driver_packages == ["cuda-drivers-{branch}"]
+    assert settings.nvidia_driver_packages["open"] == ["nvidia-open-{branch}"]
     # Mutable defaults are not shared between hosts.
     assert settings.nvidia_driver_packages is not settings_for(_host({})).nvidia_driver_packages
 

@@ -36,9 +36,11 @@ docker_source = "distro"
 # The pinned NVIDIA driver branch (cuda-drivers-<branch>, nvidia-fabricmanager-<branch>).
 nvidia_driver_branch = "580"
 
-# AMD: the ROCm release and the amdgpu kernel driver release from repo.radeon.com.
-rocm_version = "7.0"
-amdgpu_repo_version = "30.10"
+# AMD: the ROCm release and the amdgpu kernel driver release from repo.radeon.com. The driver
+# must be one AMD pairs with the image's ROCm (images/matrix.yaml rocm_version; the deploy checks
+# src/vllm_fleet/serving/amdgpu-rocm.yaml): vllm/vllm-openai-rocm images are built on ROCm 7.2.
+rocm_version = "7.2"
+amdgpu_repo_version = "30.30"
 
 # Where the deploy and `invoke plan` read build/images/<target>.json (default: build/images of
 # this checkout). Point it at a folder of manifests copied from the GPU build machine.

@@ -147,6 +147,19 @@ def each(check: Check) -> Check:
     return check_all
 
 
+def per_flavour(check: Check) -> Check:
+    """Apply ``check`` to the list of every key of a mapping (flavour -> packages)."""
+    def check_all(values: Any) -> str | None:
+        for flavour, items in values.items():
+            if not isinstance(items, list):
+                return f"{flavour}: expected a list, got {type(items).__name__} {items!r}"
+            problem = check(items)
+            if problem:
+                return f"{flavour}: {problem}"
+        return None
+    return check_all
+
+
 def package_name(value: str) -> str | None:
     # Debian policy 5.6.1: lowercase letters, digits, + - . ; {branch} is filled in later.
     if re.match(r"^[a-z0-9{][a-z0-9.+{}-]*$", value):
@@ -265,16 +278,38 @@ class HostSettings:
                               "container's name.", "vllm-serve", check=unit_name)
     vllm_start_timeout_s: int = key("systemd's start budget (Type=exec: covers ExecStartPre, e.g. "
                                     "pulling a ~20 GB image).", 3600, check=at_least(1))
-    vllm_stop_grace_s: int = key("Seconds a stop waits after SIGTERM for in-flight requests "
-                                 "before SIGKILL.", 120, check=at_least(1))
-    vllm_restart_delay_s: int = key("Pause before systemd restarts a failed server.", 30,
-                                    check=at_least(1))
+    vllm_stop_grace_s: int = key("Seconds a stop or restart lets in-flight requests finish "
+                                 "after SIGTERM (vllm serve --shutdown-timeout where the image's "
+                                 "vLLM has it); SIGKILL comes a little later.", 120,
+                                 check=at_least(1))
+    vllm_restart_delay_s: int = key("Pause before systemd restarts a server that exited without "
+                                    "being asked to (Restart=always).", 30, check=at_least(1))
+    vllm_start_limit_burst: int = key("Starts allowed within vllm_start_limit_interval_s before "
+                                      "systemd gives up and marks the unit failed, so a crash "
+                                      "loop shows as failed instead of restarting forever.", 5,
+                                      check=at_least(1))
+    vllm_start_limit_interval_s: int = key("The window of vllm_start_limit_burst (StartLimit"
+                                           "IntervalSec); must exceed burst x restart delay to "
+                                           "catch a quick crash loop.", 1800, check=at_least(1))
+    health_watchdog: bool = key("A systemd timer probes /health and kills a server that fails or "
+                                "hangs health_watchdog_failures probes in a row (systemd then "
+                                "restarts it): vLLM can stay alive with a dead engine.", True)
+    health_watchdog_interval_s: int = key("Seconds between two /health probes of the watchdog.",
+                                          30, check=at_least(1))
+    health_watchdog_failures: int = key("Consecutive failed or hung probes before the watchdog "
+                                        "kills the server.", 3, check=at_least(1))
+    health_watchdog_timeout_s: int = key("Seconds one /health probe may take before it counts "
+                                         "as hung.", 10, check=at_least(1))
     image_pull: bool = key("Pull the image before each start (ExecStartPre) and in the deploy. "
                            "False: the deploy copies the controller's image onto the host.", True)
     docker_bin: str = key("The docker client on the host (docker.io and docker-ce both install "
                           "it here).", "/usr/bin/docker", check=host_path)
     vllm_venv_dir: str = key("runtime = venv: the virtualenv that holds vLLM (bin/vllm is "
                              "ExecStart).", "/opt/vllm-fleet/venv", check=host_path)
+    vllm_service_user: str = key("runtime = venv: the dedicated system account the server runs "
+                                 "as (in the video and render groups on GPU hosts); it owns "
+                                 "the data folder and can read the API key file.", "vllm",
+                                 check=user_name)
     allow_unvalidated: bool = key("Deploy even when no image manifest can check the flags and "
                                   "environment (a typo then reaches the host); off by default, "
                                   "given once with --data allow_unvalidated=true.", False)
@@ -328,9 +363,18 @@ class HostSettings:
                                     check=url)
     nvidia_cuda_keyring_deb: str = key("The keyring package of the CUDA repository.",
                                        "cuda-keyring_1.1-1_all.deb", check=plain_name)
-    nvidia_driver_packages: list[str] = key("The NVIDIA driver packages (the CUDA repository's "
-                                            "metapackage).", ["cuda-drivers-{branch}"],
-                                            check=each(package_name))
+    nvidia_kernel_modules: str = key("NVIDIA kernel module flavour: open (NVIDIA's recommendation "
+                                     "for Hopper since driver 560) or proprietary.", "open",
+                                     check=one_of("open", "proprietary"))
+    nvidia_driver_packages: dict = key(
+        "The NVIDIA driver packages of the CUDA repository per kernel module flavour (NVIDIA "
+        "Driver Installation Guide, Ubuntu: nvidia-open or cuda-drivers).",
+        {"open": ["nvidia-open-{branch}"], "proprietary": ["cuda-drivers-{branch}"]},
+        check=per_flavour(each(package_name)))
+    nvidia_driver_pinning: list[str] = key(
+        "NVIDIA's version-locking package, installed before the driver so `apt upgrade` stays on "
+        "the branch (Driver Installation Guide, \"Version locking\").",
+        ["nvidia-driver-pinning-{branch}"], check=each(package_name))
     nvidia_nvswitch: bool = key("An NVSwitch board (HGX H100/H200 8-GPU): Fabric Manager is "
                                 "required, or CUDA fails with error 802.", False)
     nvidia_nvswitch_packages: list[str] = key(
@@ -341,15 +385,25 @@ class HostSettings:
     nvidia_toolkit_packages: list[str] = key("The NVIDIA Container Toolkit packages.",
                                              ["nvidia-container-toolkit"],
                                              check=each(package_name))
-    rocm_version: str = key("The ROCm repository release (repo.radeon.com/rocm/apt/<version>).",
-                            "7.0", check=plain_name)
-    amdgpu_repo_version: str = key("The amdgpu kernel driver repository release "
-                                   "(repo.radeon.com/amdgpu/<version>).", "30.10",
+    rocm_version: str = key("The ROCm repository release (repo.radeon.com/rocm/apt/<version>) "
+                            "the host's amd-smi comes from.", "7.2", check=plain_name)
+    amdgpu_repo_version: str = key("The amdgpu kernel driver release (repo.radeon.com/amdgpu/"
+                                   "<version>); must be paired with the image's ROCm in AMD's "
+                                   "matrix (src/vllm_fleet/serving/amdgpu-rocm.yaml).", "30.30",
                                    check=plain_name)
+    amd_unverified_dcp: bool = key("Allow decode context parallel (the throughput profile) on "
+                                   "gpu_vendor amd before a gsm8k run on MI300X has passed the "
+                                   "gate: the usage guide has no DCP on AMD.", False)
     rocm_repo_url: str = key("AMD's package server.", "https://repo.radeon.com", check=url)
     rocm_driver_packages: list[str] = key("The amdgpu driver packages.",
                                           ["amdgpu-dkms", "amd-smi-lib"],
                                           check=each(package_name))
+    gpu_deep_checks: bool = key("Run the heavy GPU admission checks before the service starts: "
+                                "dcgmi diag -r 2 (NVIDIA) and all_reduce_perf from nccl-tests "
+                                "or rccl-tests (minutes; a busy GPU fails them).", False)
+    all_reduce_perf: str = key("The all_reduce_perf binary of nccl-tests / rccl-tests on the "
+                               "host (gpu_deep_checks).", "/usr/local/bin/all_reduce_perf",
+                               check=host_path)
     amd_gpu_users: list[str] = key("Accounts that use the GPUs outside containers (render and "
                                    "video groups); root needs none.", [],
                                    check=each(user_name))

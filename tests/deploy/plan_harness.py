@@ -35,7 +35,16 @@ BASE_RESPONSES = {
     "uname -r": "6.8.0-45-generic",
     "df -P -B1": "2000000000000",
     "systemctl show --property=ActiveState": ["ActiveState=failed", "NRestarts=0",
-                                              "Result=exit-code"],
+                                              "Result=exit-code", "LoadState=loaded"],
+    "getent group": ["video:x:44:", "render:x:993:"],
+    "apt-mark showhold": [],
+    "cat /proc/cmdline": "BOOT_IMAGE=/vmlinuz-6.8.0-45-generic root=/dev/sda1 ro",
+    # A healthy HGX H200 as the GPU admission gate reads it (vllm_fleet.deploy.gpufacts).
+    "nvidia-smi --query-gpu": [f"{i}, GPU-{i:08d}, Enabled, 0, [N/A], No, No" for i in range(8)],
+    "nvidia-smi -q": [line for _ in range(8) for line in
+                      ("    Fabric", "        State                             : Completed",
+                       "        Status                            : Success")],
+    "NVRM: Xid": [],
     "journalctl -u": ["INFO GPU KV cache size: 715,072 tokens",
                       "ERROR CUDA error 802: system not yet initialized"],
 }

@@ -45,6 +45,26 @@ def test_venv_runtime_serves_the_model(venv_deployment: Deployment, host) -> Non
     assert host.check_output("docker ps -q 2>/dev/null || true") == ""
 
 
+def test_venv_server_runs_confined(venv_deployment: Deployment, host) -> None:
+    """The hardening of the venv unit holds for the real server, which still serves and passed
+    the ready gate's smoke checks: its own account, no privilege gain, the API key readable by
+    that account's group only."""
+    assert "smoke:" in (venv_deployment.first.stdout if venv_deployment.first else "")
+    main_pid = host.check_output("systemctl show -p MainPID --value vllm-serve.service")
+    assert host.check_output(f"ps -o user= -p {main_pid}") == "vllm"
+    status = host.check_output(f"cat /proc/{main_pid}/status")
+    assert "NoNewPrivs:\t1" in status
+    key = host.file("/etc/vllm-fleet/vllm-api-key")
+    assert (key.user, key.group, key.mode) == ("root", "vllm", 0o640)
+    token = host.file("/etc/vllm-fleet/hf-token")
+    assert (token.user, token.group, token.mode) == ("root", "root", 0o600)
+    # ProtectSystem=strict: in the server's mount namespace even root cannot write the venv.
+    write = host.run(f"nsenter -t {main_pid} -m touch /opt/vllm-fleet/venv/probe")
+    assert write.rc != 0 and "Read-only file system" in write.stderr
+    unit = host.file("/etc/systemd/system/vllm-serve.service").content_string
+    assert "ProtectSystem=strict\n" in unit and "KillMode=mixed\n" in unit
+
+
 def test_venv_second_deploy_changes_nothing(venv_deployment: Deployment, host) -> None:
     before = invocation(host)
     second = venv_deployment.run()

@@ -37,7 +37,7 @@ def test_credential_uploads_never_show_at_vvv_diff(tmp_path: Path, responses: di
     assert "Credential vllm_api_key" in output, output[-3000:]
     ops = operations(output)
     upload = ops[f"Credentials | Credential vllm_api_key -> {REMOTE_KEY}"]
-    assert f"chmod 600 {REMOTE_KEY}" in upload
+    assert f"chmod 640 {REMOTE_KEY}" in upload  # root:root 0640: the server user reads it
     assert key not in output and token not in output
 
 

@@ -110,8 +110,9 @@ BAD_HOST_DATA = [
      f"{T}: vllm_url: 'http://h:8000 x' {_URL}"),
     ("an ftp PyPI mirror", {"site_pip_index_url": "ftp://x"},
      f"{T}: site_pip_index_url: 'ftp://x' {_URL}"),
-    ("a driver package with a command", {"nvidia_driver_packages": ["cuda-drivers-580; reboot"]},
-     f"{T}: nvidia_driver_packages: item 0: 'cuda-drivers-580; reboot' is not a package name "
+    ("a driver package with a command",
+     {"nvidia_driver_packages": {"open": ["cuda-drivers-580; reboot"]}},
+     f"{T}: nvidia_driver_packages: open: item 0: 'cuda-drivers-580; reboot' is not a package name "
      "(Debian: lowercase letters, digits and + - ., plus {branch})"),
     ("a GPU user with a space", {"amd_gpu_users": ["Bad User"]},
      f"{T}: amd_gpu_users: item 0: 'Bad User' is not a user name (useradd: [a-z_][a-z0-9_-]*, "

@@ -206,8 +206,9 @@ def test_a_spec_is_frozen_and_serialisable(prod_hosts: dict[str, HostData],
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.port = 1  # type: ignore[misc]
     data = json.loads(json.dumps(spec.to_dict()))
-    assert data["argv"][-4:] == ["--tensor-parallel-size", "8",
-                                 "--decode-context-parallel-size", "8"]
+    assert data["argv"][-6:] == ["--tensor-parallel-size", "8",
+                                 "--decode-context-parallel-size", "8",
+                                 "--shutdown-timeout", "120"]
 
 
 def test_a_gated_model_needs_a_token_before_anything_runs(tmp_path: Path, manifest_dir: Path,

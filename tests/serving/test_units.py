@@ -50,8 +50,11 @@ def stubbed(tmp_path: Path, host_with: Callable[..., HostData]) -> Callable[...,
     docker = _stub(tmp_path / "bin" / "docker")
     venv = tmp_path / "venv"
     _stub(venv / "bin" / "vllm")
+    # A venv installs the rocm target's wheel mode (ROCm 7.0): AMD pairs it with driver 30.10.
     return lambda base="mi300x-01.example.internal", **changes: host_with(
-        base, docker_bin=docker, vllm_venv_dir=str(venv), **changes)
+        base, docker_bin=docker, vllm_venv_dir=str(venv),
+        **({"amdgpu_repo_version": "30.10"} if changes.get("runtime") == "venv" else {}),
+        **changes)
 
 
 @needs_systemd
@@ -114,11 +117,11 @@ def test_container_unit_keeps_its_promises(stubbed: Callable[..., HostData],
     text = render_unit(spec)
     argv = command(spec)
     docker = spec.unit.docker_bin
-    assert "Type=exec\n" in text and "Restart=on-failure\n" in text
+    assert "Type=exec\n" in text and "Restart=always\n" in text
     assert "TimeoutStartSec=3600\n" in text
     assert f"ExecStartPre=-{docker} rm -f vllm-serve\n" in text
-    assert f"ExecStartPre={docker} pull {spec.image}\n" in text
-    assert f"ExecStop={docker} stop -t 120 vllm-serve\n" in text
+    assert f"ExecStartPre=-{docker} pull {spec.image}\n" in text
+    assert f"ExecStop={docker} stop -t 135 vllm-serve\n" in text
     assert argv[:2] == [docker, "run"] and "-d" not in argv and "--detach" not in argv
     assert "--env-file" not in argv  # values would show in `docker inspect`
     for device in ("/dev/kfd", "/dev/dri"):

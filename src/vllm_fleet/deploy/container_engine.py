@@ -24,21 +24,22 @@ def install_container_engine() -> None:
     spec = host_spec()
     if spec.runtime != "container":
         return
-    source = host_settings().docker_source
-    if source == "distro":
-        packages = apt.packages(name="Install Docker (distribution)", packages=["docker.io"],
-                                update=True, cache_time=3600)
-    else:  # "docker": the schema allows only these two
-        packages = _install_from_docker_repo()
+    # daemon.json first: a fresh install starts Docker once, and it must read the log rotation
+    # and the NVIDIA runtime then; an engine already running restarts for a changed file.
     config = files.put(
         name=f"Write {DAEMON_JSON}",
         src=io.StringIO(daemon_json(nvidia=spec.gpu_vendor == "nvidia")),
         dest=DAEMON_JSON,
         mode="0644",
+        create_remote_dir=True,
     )
+    if host_settings().docker_source == "distro":
+        packages = apt.packages(name="Install Docker (distribution)", packages=["docker.io"],
+                                update=True, cache_time=3600)
+    else:  # "docker": the schema allows only these two
+        packages = _install_from_docker_repo()
     systemd.service(name="Docker running and enabled", service="docker.service", running=True,
                     enabled=True)
-    # A changed daemon.json only takes effect on restart; a fresh install already read it.
     systemd.service(name="Restart Docker for its new configuration", service="docker.service",
                     restarted=True, _if=lambda: config.did_change() and not packages.did_change())
 

@@ -7,6 +7,15 @@ import shlex
 
 from pyinfra.api import FactBase
 
+# Beside ``hub/`` in the cache: <repo folder>/<commit> lists "<size> <path>" of every file of a
+# revision, written by the deploy's download once it checked them (vllm_fleet.deploy.fetch).
+COMPLETE_DIR = "vllm-fleet-complete"
+
+
+def repo_folder(repo_id: str) -> str:
+    """huggingface_hub's cache folder name of a model repository."""
+    return f"models--{repo_id.replace('/', '--')}"
+
 
 class DockerImageId(FactBase):
     """The id (``sha256:...``) of a local image on the host, or None (absent, or no Docker)."""
@@ -21,21 +30,55 @@ class DockerImageId(FactBase):
 
 
 class HubSnapshot(FactBase):
-    """The commit of a model snapshot in a Hugging Face cache on the host, or None.
+    """A model snapshot in a Hugging Face cache on the host, and whether it is complete.
 
     ``revision`` may be a commit (40 hex) or a branch/tag the cache recorded in ``refs/``.
+    Complete means: the deploy's download recorded every file of the revision with its size
+    (``COMPLETE_DIR``, written only after checking them against the Hub's listing), and each file
+    is still there at that size. A non-empty ``snapshots/<sha>`` folder proves nothing: an
+    interrupted download leaves one.
+
+    Fact: ``{"commit": sha or None, "complete": bool, "problems": [...]}``.
     """
 
+    @staticmethod
+    def default() -> dict:
+        return {"commit": None, "complete": False, "problems": ["no answer from the host"]}
+
     def command(self, cache: str, repo_id: str, revision: str) -> str:
-        repo_dir = shlex.quote(f"{cache}/hub/models--{repo_id.replace('/', '--')}")
+        folder = repo_folder(repo_id)
+        repo_dir = shlex.quote(f"{cache}/hub/{folder}")
+        record_dir = shlex.quote(f"{cache}/{COMPLETE_DIR}/{folder}")
         rev = shlex.quote(revision)
         return (f"d={repo_dir}; r={rev}; [ -f \"$d/refs/$r\" ] && r=$(cat \"$d/refs/$r\"); "
-                f"[ -d \"$d/snapshots/$r\" ] && [ -n \"$(ls -A \"$d/snapshots/$r\")\" ] "
-                f"&& echo \"$r\" || true")
+                f"echo \"commit $r\"; m={record_dir}/\"$r\"; "
+                "if [ ! -f \"$m\" ]; then echo unrecorded; else "
+                "while IFS=' ' read -r size name; do f=\"$d/snapshots/$r/$name\"; "
+                "if [ ! -f \"$f\" ]; then echo \"missing $name\"; "
+                "elif [ \"$(stat -L -c %s \"$f\")\" != \"$size\" ]; then "
+                "echo \"size $name $(stat -L -c %s \"$f\") $size\"; fi; "
+                "done < \"$m\"; echo checked; fi")
 
-    def process(self, output: list[str]) -> str | None:
-        text = "".join(output).strip()
-        return text if re.fullmatch(r"[0-9a-f]{40}", text) else None
+    def process(self, output: list[str]) -> dict:
+        commit = None
+        problems: list[str] = []
+        checked = False
+        for line in output:
+            word, _, rest = line.strip().partition(" ")
+            if word == "commit":
+                commit = rest if re.fullmatch(r"[0-9a-f]{40}", rest) else None
+            elif word == "unrecorded":
+                problems.append("no completed download recorded")
+            elif word == "missing":
+                problems.append(f"{rest} is missing")
+            elif word == "size":
+                name, actual, expected = rest.rsplit(" ", 2)
+                problems.append(f"{name} has {actual} of {expected} bytes")
+            elif word == "checked":
+                checked = True
+        if commit is None:
+            problems = ["no snapshot of that revision"]
+        return {"commit": commit, "complete": checked and not problems, "problems": problems}
 
 
 class FreeBytes(FactBase):
@@ -51,14 +94,16 @@ class FreeBytes(FactBase):
 
 
 class UnitState(FactBase):
-    """``systemctl show`` properties of a unit: ActiveState, SubState, NRestarts, Result."""
+    """``systemctl show`` properties of a unit: ActiveState, SubState, NRestarts, Result and
+    LoadState (``not-found`` for a unit that does not exist, which systemd still reports as
+    inactive/dead). The one read of a unit's state: the deploy and the ready gate use it."""
 
     @staticmethod
     def default() -> dict[str, str]:
         return {}
 
     def command(self, unit: str) -> str:
-        return (f"systemctl show --property=ActiveState,SubState,NRestarts,Result "
+        return (f"systemctl show --property=ActiveState,SubState,NRestarts,Result,LoadState "
                 f"{shlex.quote(unit)} 2>/dev/null || true")
 
     def process(self, output: list[str]) -> dict[str, str]:
@@ -78,3 +123,23 @@ class CommandStatus(FactBase):
     def process(self, output: list[str]) -> dict:
         status = output[0].removeprefix("rc=") if output else "?"
         return {"ok": status == "0", "output": "\n".join(output[1:]).strip()}
+
+
+class GroupIds(FactBase):
+    """The host's numeric ids of some groups (``getent group``): name -> GID; absent ones left
+    out."""
+
+    @staticmethod
+    def default() -> dict[str, int]:
+        return {}
+
+    def command(self, groups: list[str]) -> str:
+        return f"getent group {' '.join(shlex.quote(g) for g in groups)} || true"
+
+    def process(self, output: list[str]) -> dict[str, int]:
+        ids = {}
+        for line in output:
+            parts = line.strip().split(":")
+            if len(parts) >= 3 and parts[2].isdigit():
+                ids[parts[0]] = int(parts[2])
+        return ids

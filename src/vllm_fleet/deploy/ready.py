@@ -5,6 +5,7 @@ says what it is waiting for."""
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import httpx
@@ -15,6 +16,7 @@ from pyinfra.operations import python
 
 from vllm_fleet.deploy.context import host_settings
 from vllm_fleet.deploy.credentials import read_secret
+from vllm_fleet.deploy.facts import UnitState
 from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.smoke.runner import run_smoke
 
@@ -86,16 +88,15 @@ def _health(url: str) -> str | int:
 
 
 def _unit_state(unit: str) -> dict[str, str]:
-    _, output = host.run_shell_command(
-        f"systemctl show --property=ActiveState,SubState,NRestarts,Result {unit}")
-    return dict(line.split("=", 1) for line in output.stdout_lines if "=" in line)
+    """The unit's state now (facts are read afresh on each call)."""
+    return host.get_fact(UnitState, unit=unit)
 
 
 def _describe(state: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(state.items()))
+    return ", ".join(f"{k}={v}" for k, v in sorted(state.items()) if k != "LoadState")
 
 
 def _journal_tail(unit: str) -> str:
     _, output = host.run_shell_command(
-        f"journalctl -u {unit} -n {JOURNAL_LINES} --no-pager -o cat")
+        f"journalctl -u {shlex.quote(unit)} -n {JOURNAL_LINES} --no-pager -o cat")
     return "\n".join(output.stdout_lines)

@@ -5,31 +5,47 @@ huggingface_hub (the serving image, or the venv), so the host needs nothing else
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
+from vllm_fleet.deploy.account import own_data_folders
 from vllm_fleet.deploy.context import fail, host_settings, host_spec
 from vllm_fleet.deploy.facts import FreeBytes, HubSnapshot
 from vllm_fleet.serving.secretnames import HF_TOKEN_IN_CONTAINER
 from vllm_fleet.serving.spec import ServeSpec
+
+# The download script (run on the host) and its name in the HF cache folder, where both
+# runtimes see it (the container through the cache mount).
+FETCH_SCRIPT = Path(__file__).with_name("fetch_weights.py")
+FETCH_NAME = "vllm-fleet-fetch-weights.py"
 
 
 @deploy("Model weights")
 def download_weights() -> None:
     spec = host_spec()
     weights = spec.weights
+    owner = spec.unit.confinement.user if spec.unit.confinement else None
     for folder in spec.host_dirs:
-        files.directory(name=f"Directory {folder}", path=folder, mode="0755")
-    present = host.get_fact(HubSnapshot, cache=weights.host_cache, repo_id=weights.repo_id,
-                            revision=weights.revision)
-    if present:
-        host.noop(f"{weights.repo_id}@{weights.revision} already in {weights.host_cache}")
+        files.directory(name=f"Directory {folder}", path=folder, mode="0755", user=owner,
+                        group=owner)
+    snapshot = host.get_fact(HubSnapshot, cache=weights.host_cache, repo_id=weights.repo_id,
+                             revision=weights.revision)
+    if snapshot["complete"]:
+        host.noop(f"{weights.repo_id}@{weights.revision} complete in {weights.host_cache}")
+        own_data_folders(spec.host_dirs)
         return
+    if snapshot["commit"]:  # a download was cut off, or a file went missing since
+        logger.warning(f"    [{host.name}] {weights.repo_id}@{weights.revision} is incomplete "
+                       f"({'; '.join(snapshot['problems'][:3])}); resuming the download")
     check_free_space(spec)
-    server.shell(name=f"Download {weights.repo_id}@{weights.revision}",
-                 commands=[download_command(spec)])
+    files.put(name="Weights download script", src=str(FETCH_SCRIPT),
+              dest=f"{weights.host_cache}/{FETCH_NAME}", mode="0644")
+    download = server.shell(name=f"Download {weights.repo_id}@{weights.revision}",
+                            commands=[download_command(spec)])
+    own_data_folders(spec.host_dirs, after=download)
 
 
 def check_free_space(spec: ServeSpec) -> None:
@@ -43,10 +59,10 @@ def check_free_space(spec: ServeSpec) -> None:
 
 
 def download_command(spec: ServeSpec) -> str:
-    """The host command that fetches the snapshot with huggingface_hub."""
+    """The host command that fetches the snapshot with huggingface_hub and records it as
+    complete (vllm_fleet.deploy.fetch_weights)."""
     weights = spec.weights
-    script = ("import huggingface_hub as h; "
-              f"print(h.snapshot_download({weights.repo_id!r}, revision={weights.revision!r}))")
+    args = [weights.repo_id, weights.revision]
     token = next((c for c in spec.credentials if c.name == "hf_token"), None)
     env = {"HF_ENDPOINT": host_settings().hf_endpoint, "HF_HUB_DISABLE_TELEMETRY": "1"}
     if spec.runtime == "venv":
@@ -54,18 +70,18 @@ def download_command(spec: ServeSpec) -> str:
         if token:
             env["HF_TOKEN_PATH"] = token.host_path
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        python = shlex.quote(f"{spec.unit.venv_dir}/bin/python")
-        return f"{assignments} {python} -c {shlex.quote(script)}"
+        script = f"{weights.host_cache}/{FETCH_NAME}"
+        return f"{assignments} " + shlex.join([f"{spec.unit.venv_dir}/bin/python", script, *args])
     hf_home = dict(spec.env)["HF_HOME"]
     env["HF_HOME"] = hf_home
-    args = [spec.unit.docker_bin, "run", "--rm", "--network", "host",
-            "-v", f"{weights.host_cache}:{hf_home}"]
+    docker = [spec.unit.docker_bin or "docker", "run", "--rm", "--network", "host",
+              "-v", f"{weights.host_cache}:{hf_home}"]
     if token:
         # A download container sees the token file read-only (huggingface_hub reads
         # HF_TOKEN_PATH): the token never enters a command line or the container's environment.
-        args += ["-v", f"{token.host_path}:{HF_TOKEN_IN_CONTAINER}:ro"]
+        docker += ["-v", f"{token.host_path}:{HF_TOKEN_IN_CONTAINER}:ro"]
         env["HF_TOKEN_PATH"] = HF_TOKEN_IN_CONTAINER
     for key, value in env.items():
-        args += ["-e", f"{key}={value}"]
-    args += ["--entrypoint", "python3", spec.image, "-c", script]
-    return shlex.join(args)
+        docker += ["-e", f"{key}={value}"]
+    return shlex.join([*docker, "--entrypoint", "python3", spec.image or "",
+                       f"{hf_home}/{FETCH_NAME}", *args])

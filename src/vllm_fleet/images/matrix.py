@@ -32,10 +32,14 @@ _TARGET_FIELDS = {
     "arch_env": Field(dict),
     **{key: Field(spec.types, required=False) for key, spec in _DEFAULT_FIELDS.items()},
 }
+# The ROCm release an AMD image is built on: the host's amdgpu kernel driver must be one AMD pairs
+# with it (vllm_fleet.deploy.amdgpu).
+_ROCM = {"rocm_version": Field(str, required=False)}
 _MODE_FIELDS = {
     # The upstream release image: a repository only; its tag is v + the target's vllm_version.
-    "upstream": {"repository": Field(str)},
+    "upstream": {"repository": Field(str), **_ROCM},
     "wheel": {
+        **_ROCM,
         "base_image": Field(str),
         "index_urls": Field(list),
         "index_strategy": Field(str),

@@ -12,6 +12,7 @@ from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.layers import OWN
 from vllm_fleet.serving.models import ModelFile, Setting
 from vllm_fleet.serving.secretnames import HF_TOKEN_ENV
+from vllm_fleet.serving.supervision import SHUTDOWN_FLAG
 
 if TYPE_CHECKING:
     from vllm_fleet.serving.derive import Credential
@@ -20,6 +21,7 @@ _RESERVED_FLAGS = {
     "served-model-name": "served_model_name in the model file",
     "revision": "revision in the model file",
     "port": "vllm_port in the host data",
+    SHUTDOWN_FLAG: "vllm_stop_grace_s in the host data",
 }
 # vLLM's parallelism flags: their product must fit the host's GPUs; DCP reuses the TP GPUs.
 TP, PP, DP, DCP = (

@@ -10,11 +10,13 @@ from vllm_fleet.errors import ConfigError
 from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.images.manifest import ImageManifest
 from vllm_fleet.serving.checks import DP, PP, TP, int_flag
+from vllm_fleet.serving.hardening import VenvConfinement, venv_confinement
 from vllm_fleet.serving.imagefacts import ImageFacts
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.layers import OWN, hf_cache, vllm_cache
 from vllm_fleet.serving.models import ModelFile, Setting
 from vllm_fleet.serving.secretnames import API_KEY_ENV, API_KEY_IN_CONTAINER, HF_TOKEN_ENV
+from vllm_fleet.serving.supervision import Supervision, supervision
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class UnitSettings:
     restart_delay_s: int
     docker_bin: str | None
     venv_dir: str | None
+    supervision: Supervision | None = None
+    confinement: VenvConfinement | None = None  # runtime venv: who and where the server may write
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ def unit(h: HostSettings) -> UnitSettings:
         restart_delay_s=h.vllm_restart_delay_s,
         docker_bin=h.docker_bin if h.runtime == "container" else None,
         venv_dir=h.vllm_venv_dir if h.runtime == "venv" else None,
+        supervision=supervision(h, container=h.runtime == "container"),
+        confinement=venv_confinement(h) if h.runtime == "venv" else None,
     )
 
 

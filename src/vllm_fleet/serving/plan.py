@@ -21,6 +21,7 @@ from vllm_fleet.serving.inventory import HostData, load_inventory, select_host
 from vllm_fleet.serving.models import ModelFile, display_path, load_model
 from vllm_fleet.serving.spec import ServeSpec, host_values, resolve
 from vllm_fleet.serving.units import command, credential_reference, render_unit, shell_command
+from vllm_fleet.serving.vendorgates import check_amd_driver
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ class Planner:
         model = self._model(values.model, host)
         facts = image_facts(values.image_target, where=host.source("image_target"),
                             manifest_dir=self.manifest_dir, matrix=self.matrix)
-        return resolve(host, model, facts, env_names=self.env_names, strict_env=self.strict_env,
+        spec = resolve(host, model, facts, env_names=self.env_names, strict_env=self.strict_env,
                        allow_unvalidated=self.allow_unvalidated)
+        check_amd_driver(host, values, self.matrix)
+        return spec
 
     def plan(self, host: HostData) -> HostPlan:
         """``host``'s plan; a FleetError becomes the plan's error instead of stopping the fleet."""

@@ -23,7 +23,9 @@ from vllm_fleet.serving.derive import Credential, Mount, UnitSettings, Weights, 
 from vllm_fleet.serving.imagefacts import ImageFacts
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.models import ContainerAccess, ModelFile, check_env, check_flags
+from vllm_fleet.serving.supervision import shutdown_flags
 from vllm_fleet.serving.validate import Validation, validate
+from vllm_fleet.serving.vendorgates import check_vendor_support
 
 # The names other modules import from here: a spec and everything it is made of.
 __all__ = ["Credential", "ImageFacts", "Mount", "ServeSpec", "UnitSettings", "Validation",
@@ -104,11 +106,13 @@ def resolve(
     env = {**layers.own_env(h, image), **layers.merge(env_layers)}
     check_no_credentials(flags, env)
     checks.check_reserved_flags(flags)
+    flags.update(shutdown_flags(h, image.manifest, image.vllm_version))
     notes = {name: note for la in model_layers for name, note in la.notes.items()}
     credentials = derive.credentials(h, set(env_names))
     checks.check_gated(host, model, credentials)
     checks.check_env_names(env)
     checks.check_parallelism(host, h, flags)
+    check_vendor_support(host, h, flags)
     checks.check_visibility(env)
 
     warnings: list[str] = []

@@ -19,7 +19,9 @@ from typing import Any
 import jinja2
 
 from vllm_fleet.paths import TEMPLATES_DIR
+from vllm_fleet.serving.hardening import CONTAINER_OPTIONS
 from vllm_fleet.serving.spec import Credential, ServeSpec
+from vllm_fleet.serving.supervision import WATCHDOG_SCRIPT
 from vllm_fleet.templating import render, strict_environment
 
 TEMPLATES = {"container": "vllm-serve.service.j2", "venv": "vllm-serve-venv.service.j2"}
@@ -28,27 +30,36 @@ SHELL = "/bin/sh"
 _PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./$-]+$")
 
 
-def command(spec: ServeSpec) -> list[str]:
+def command(spec: ServeSpec, group_ids: dict[str, int] | None = None) -> list[str]:
     """The argv the unit's ExecStart runs: `docker run ...` or the venv's `vllm serve ...`."""
-    return [arg for group in command_groups(spec) for arg in group]
+    return [arg for group in command_groups(spec, group_ids) for arg in group]
 
 
-def command_groups(spec: ServeSpec) -> list[list[str]]:
-    """``command(spec)`` cut into readable pieces: an option with its value, the image, ..."""
-    return _container_groups(spec) if spec.runtime == "container" else _venv_groups(spec)
+def command_groups(spec: ServeSpec, group_ids: dict[str, int] | None = None
+                   ) -> list[list[str]]:
+    """``command(spec)`` cut into readable pieces: an option with its value, the image, ...
+
+    ``group_ids``: the host's numeric ids of the container's supplementary groups (the deploy
+    reads them from the host); without them the plan shows the names.
+    """
+    if spec.runtime != "container":
+        return _venv_groups(spec)
+    return _container_groups(spec, group_ids or {})
 
 
-def _container_groups(spec: ServeSpec) -> list[list[str]]:
+def _container_groups(spec: ServeSpec, group_ids: dict[str, int]) -> list[list[str]]:
     """`docker run` in the foreground, host network, GPUs, caches, non-secret environment."""
     access = spec.container
     groups = [[spec.unit.docker_bin or "docker", "run"], ["--rm"], ["--name", spec.unit.name],
-              ["--init"], ["--network", "host"]]
+              ["--init"], ["--network", "host"], *CONTAINER_OPTIONS]
     if access.gpus:
         groups.append(["--gpus", access.gpus])
     if access.ipc:
         groups.append(["--ipc", access.ipc])
     groups += [["--device", device] for device in access.devices]
-    groups += [["--group-add", group] for group in access.group_add]
+    # By number: `--group-add render` fails when the image's /etc/group has no such name, and the
+    # device nodes belong to the host's group ids anyway (vLLM's AMD CI passes the host's GID).
+    groups += [["--group-add", str(group_ids.get(group, group))] for group in access.group_add]
     groups += [["-v", f"{m.host_path}:{m.container_path}" + (":ro" if m.read_only else "")]
                for m in spec.volumes]
     groups += [["-e", f"{name}={value}"] for name, value in spec.env]
@@ -67,9 +78,9 @@ def _venv_groups(spec: ServeSpec) -> list[list[str]]:
     secrets = spec.service_credentials
     if not secrets:
         return _argv_groups(argv)
-    # The service runs as root and reads the root-only 0600 file itself, as the container
-    # runtime does through its read-only mount. (LoadCredential= was tried: in the sandbox's
-    # containerised systemd 252 it left $CREDENTIALS_DIRECTORY empty.)
+    # The service account reads the key file itself (root:<account> 0640, written by the
+    # deploy), as the container runtime does through its read-only mount. (LoadCredential= was
+    # tried: in the sandbox's containerised systemd 252 it left $CREDENTIALS_DIRECTORY empty.)
     files = [(c.env, c.host_path) for c in secrets]
     return [[SHELL], ["-c", _secret_prelude(files)], *_argv_groups(argv)]
 
@@ -92,18 +103,37 @@ def _secret_prelude(files: list[tuple[str, str]]) -> str:
     return f'{reads} exec "$0" "$@"'
 
 
-def render_unit(spec: ServeSpec) -> str:
+def render_unit(spec: ServeSpec, group_ids: dict[str, int] | None = None) -> str:
     """The systemd unit text for ``spec`` (its runtime picks the template)."""
     return render_template(
         TEMPLATES[spec.runtime],
         spec=spec,
         unit=spec.unit,
+        sup=spec.unit.supervision,
         docker=spec.unit.docker_bin,
-        exec_start=command_groups(spec),
+        exec_start=command_groups(spec, group_ids),
         header=_header(spec),
         description=f"vLLM serving {spec.served_model_name} ({spec.model}, profile "
                     f"{spec.profile}, {spec.runtime})",
     )
+
+
+def render_watchdog(spec: ServeSpec) -> dict[str, str]:
+    """The watchdog's files (path -> text): its probe script, oneshot service and timer. Empty
+    when host data turns the watchdog off."""
+    watchdog = spec.unit.supervision.watchdog if spec.unit.supervision else None
+    if watchdog is None:
+        return {}
+    argv = [WATCHDOG_SCRIPT, f"{spec.unit.name}.service", watchdog.url, str(watchdog.failures),
+            str(watchdog.timeout_s), *watchdog.kill]
+    context = {"unit": spec.unit, "wd": watchdog, "header": _header(spec)}
+    return {
+        WATCHDOG_SCRIPT: (TEMPLATES_DIR / "vllm-health-watchdog.sh").read_text(),
+        f"/etc/systemd/system/{watchdog.unit}.service": render_template(
+            "vllm-watchdog.service.j2", command=[argv], **context),
+        f"/etc/systemd/system/{watchdog.unit}.timer": render_template(
+            "vllm-watchdog.timer.j2", **context),
+    }
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -1,0 +1,46 @@
+"""runtime = venv: the dedicated system account the server runs as (vllm_fleet.serving.hardening),
+and the data folders it owns. The container runtime needs none: dockerd runs the server."""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.server import Command
+from pyinfra.operations import server
+
+from vllm_fleet.deploy.context import host_spec
+from vllm_fleet.deploy.facts import GroupIds
+
+
+@deploy("Service account")
+def install_service_account() -> None:
+    confinement = host_spec().unit.confinement
+    if confinement is None:
+        return
+    groups = host.get_fact(GroupIds, groups=list(confinement.supplementary_groups)) \
+        if confinement.supplementary_groups else {}
+    server.group(name=f"Group {confinement.user}", group=confinement.user, system=True)
+    server.user(name=f"Account {confinement.user} (runs the server)", user=confinement.user,
+                group=confinement.user, groups=sorted(groups), system=True,
+                home=confinement.home, shell="/usr/sbin/nologin", create_home=True)
+
+
+def own_data_folders(folders: tuple[str, ...], *, after=None) -> None:
+    """Give the service account what the deploy (as root) put in its folders: downloaded
+    weights, an earlier runtime's caches. Checked, not repeated: only when something under them
+    belongs to another account."""
+    confinement = host_spec().unit.confinement
+    if confinement is None:
+        return
+    user = confinement.user
+    quoted = " ".join(shlex.quote(f) for f in folders)
+    foreign = host.get_fact(Command, f"find {quoted} ! -user {user} -print -quit 2>/dev/null "
+                                     "|| true")
+    command = f"chown -R {user}:{user} {quoted}"
+    if foreign:
+        server.shell(name=f"{', '.join(folders)} owned by {user}", commands=[command])
+    elif after is not None:
+        server.shell(name=f"{', '.join(folders)} owned by {user} (after the download)",
+                     commands=[command], _if=after.did_change)
