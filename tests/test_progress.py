@@ -51,7 +51,12 @@ def test_plain_output_is_one_line_per_step() -> None:
     progress.status("step 1/2: FROM debian")  # the same step again: nothing new to say
     progress.status("step 2/2: RUN make")
     progress.line("done")
-    assert out.getvalue() == "  step 1/2: FROM debian\n  step 2/2: RUN make\ndone\n"
+    progress.status("step 3/3: RUN " + "apt-get install -y   libnuma1 " * 10)
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ["  step 1/2: FROM debian", "  step 2/2: RUN make", "done"]
+    # A 300-character RUN is cut to one line of 120, its runs of spaces folded.
+    assert lines[3].startswith("  step 3/3: RUN apt-get install -y libnuma1 apt-get")
+    assert len(lines[3]) == 2 + 120 and lines[3].endswith("…") and len(lines) == 4
 
 
 def test_heartbeat_every_15_seconds_without_output() -> None:

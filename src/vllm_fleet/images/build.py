@@ -100,6 +100,8 @@ def build_image(
     tags = [default_tag(target, revision), *options.extra_tags]
     result = BuildResult(image_id="", tags=tags)
     started = time.monotonic()
+    if progress:  # the engine reads the whole context (a wheelhouse: GBs) before step 1
+        progress.status("sending the build context to the Docker engine")
     stream = client.api.build(
         path=str(ctx),
         dockerfile="Dockerfile",
