@@ -84,6 +84,10 @@ def second_sandbox(tmp_path: Path, monkeypatch) -> Path:
             (registry, "VOLUME", "vllm-fleet-sbtest-registry-data"),
             (registry, "PORT", 15999),
             (registry, "LOCAL_ADDRESS", "127.0.0.1:15999"),
+            (registry, "TLS_DIR", tmp_path / "registry"),
+            (registry, "CA_CERT", tmp_path / "registry" / "ca.crt"),
+            (registry, "_CA_KEY", tmp_path / "registry" / "ca.key"),
+            (registry, "_SERVER_DIR", tmp_path / "registry" / "tls"),
             (hub, "HUB_CONTAINER", "vllm-fleet-sbtest-hub"),
             (hub, "HUB_LOCAL_PORT", 18998)):
         monkeypatch.setattr(module, name, value)
@@ -115,3 +119,4 @@ def test_up_again_resizes_and_down_removes_everything(second_sandbox: Path) -> N
     assert not client.volumes.list(filters={"name": "vllm-fleet-sbtest"})
     assert not client.networks.list(names=["vllm-fleet-sbtest"])
     assert not second_sandbox.exists()
+    assert not (second_sandbox.parent / "registry").exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import socket
 import tarfile
 import time
@@ -181,7 +182,8 @@ def up(count: int = DEFAULT_HOSTS, ssh_key: Path = SSH_KEY, log=print,
 
 
 def down(ssh_key: Path = SSH_KEY, log=print) -> None:
-    """Remove every container (hosts, registry, hub), volume and network `up` made, and the key."""
+    """Remove every container (hosts, registry, hub), volume and network `up` made, the key and
+    the registry's CA."""
     client = engine()
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         container.remove(force=True, v=True)
@@ -196,6 +198,9 @@ def down(ssh_key: Path = SSH_KEY, log=print) -> None:
         pass
     for path in (ssh_key, ssh_key.with_suffix(".pub")):
         path.unlink(missing_ok=True)
+    from vllm_fleet.local.sandbox.registry import TLS_DIR
+
+    shutil.rmtree(TLS_DIR, ignore_errors=True)  # the registry's CA and key pair
 
 
 def ensure_host_image(client: docker.DockerClient, log) -> None:

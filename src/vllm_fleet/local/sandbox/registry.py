@@ -57,9 +57,12 @@ class RegistryError(FleetError):
 def ensure_registry(client: docker.DockerClient, log=print) -> str:
     """Start the registry unless it runs; return the address the controller pushes to."""
     build_local_image(client, REGISTRY_IMAGE, REGISTRY_DOCKERFILE_DIR, log)
-    ensure_certificates()
+    fresh_certificates = ensure_certificates()
     try:
         container = client.containers.get(CONTAINER)
+        if fresh_certificates:  # it serves the key pair it read at start: start it anew
+            container.remove(force=True)
+            raise docker.errors.NotFound(CONTAINER)
         if container.status != "running":
             container.start()
     except docker.errors.NotFound:
@@ -77,11 +80,12 @@ def ensure_registry(client: docker.DockerClient, log=print) -> str:
     return LOCAL_ADDRESS
 
 
-def ensure_certificates() -> None:
+def ensure_certificates() -> bool:
     """The sandbox CA and the registry's certificate (for its network name and loopback), made
-    once; the CA's key stays on the controller, only the server pair is mounted."""
+    once (True when made now); the CA's key stays on the controller, only the server pair is
+    mounted."""
     if CA_CERT.exists() and (_SERVER_DIR / "server.crt").exists():
-        return
+        return False
     _SERVER_DIR.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vllm-fleet sandbox CA")])
@@ -106,6 +110,7 @@ def ensure_certificates() -> None:
     _write_key(_SERVER_DIR / "server.key", server_key)  # the registry runs as root
     (_SERVER_DIR / "server.crt").write_bytes(server.public_bytes(serialization.Encoding.PEM))
     CA_CERT.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return True
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.CertificateBuilder:
