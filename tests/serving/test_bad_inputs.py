@@ -283,3 +283,10 @@ def test_the_controllers_empty_key_stops_the_plan_task(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines()[-1] == (
         "VLLM_API_KEY is set but empty on this machine; an empty value is not 'no API key': "
         "export the real value, or `unset VLLM_API_KEY` to deploy without one")
+
+
+def test_a_group_of_a_sibling_inventory_is_not_dropped(tmp_path: Path) -> None:
+    """group_data/ beside the inventories is shared (prod.py and sandbox.py here)."""
+    path = _inventory(tmp_path, 'gpu = ["h1"]\n', {"gpu": "", "h200": 'profile = "latency"\n'})
+    (tmp_path / "other.py").write_text('h200 = ["h9"]\n')
+    assert inventory_warnings(path) == []

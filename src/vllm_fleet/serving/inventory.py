@@ -83,6 +83,9 @@ def inventory_warnings(path: Path | str, group_data_dirs: Sequence[Path | str] =
     groups = {name for name, value in namespace.items() if _is_group(name, value)}
     groups |= {"all", inventory_path.stem}
     folders = [inventory_path.parent / "group_data", *map(Path, group_data_dirs)]
+    # group_data/ beside the inventory is shared by the inventories in that folder (prod.py and
+    # sandbox.py here): a group one of them defines is not dropped.
+    groups |= _sibling_groups(inventory_path)
     warnings = [f"{display_path(p)}: no host of {shown} is in group {p.stem!r}, so this data "
                 "applies to no host here" for p in _group_files(folders) if p.stem not in groups]
     for name, value in namespace.items():
@@ -91,6 +94,23 @@ def inventory_warnings(path: Path | str, group_data_dirs: Sequence[Path | str] =
                             "of host names or (name, data) tuples, optionally as (hosts, data)); "
                             f"its hosts are not deployed")
     return warnings
+
+
+def _sibling_groups(inventory_path: Path) -> set[str]:
+    """Group names the other inventory files of the folder define (their names and top-level
+    assignments, read without running them)."""
+    names: set[str] = set()
+    for sibling in inventory_path.parent.glob("*.py"):
+        if sibling == inventory_path:
+            continue
+        names.add(sibling.stem)
+        try:
+            tree = ast.parse(sibling.read_text(), filename=str(sibling))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        names.update(t.id for node in tree.body if isinstance(node, ast.Assign)
+                     for t in node.targets if isinstance(t, ast.Name))
+    return names
 
 
 def _looks_like_hosts(name: str, value: Any) -> bool:
