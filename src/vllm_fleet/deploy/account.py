@@ -36,8 +36,10 @@ def own_data_folders(folders: tuple[str, ...], *, after=None) -> None:
         return
     user = confinement.user
     quoted = " ".join(shlex.quote(f) for f in folders)
-    foreign = host.get_fact(Command, f"find {quoted} ! -user {user} -print -quit 2>/dev/null "
-                                     "|| true")
+    # Symbolic links (the HF cache's snapshots/ point into blobs/) keep root as owner: their
+    # ownership grants nothing, and chown -R leaves them, so they are not counted.
+    foreign = host.get_fact(Command, f"find {quoted} ! -type l ! -user {user} -print -quit "
+                                     "2>/dev/null || true")
     command = f"chown -R {user}:{user} {quoted}"
     if foreign:
         server.shell(name=f"{', '.join(folders)} owned by {user}", commands=[command])
