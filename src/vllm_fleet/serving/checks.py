@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vllm_fleet.errors import ConfigError
-from vllm_fleet.hostdata import FIRST_USER_PORT, HostSettings, require_serving_keys, settings_for
+from vllm_fleet.hostchecks import FIRST_USER_PORT
+from vllm_fleet.hostdata import HostSettings, require_serving_keys, settings_for
 from vllm_fleet.serving.inventory import HostData
 from vllm_fleet.serving.layers import OWN
 from vllm_fleet.serving.models import ModelFile, Setting
