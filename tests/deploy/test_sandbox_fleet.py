@@ -47,6 +47,14 @@ def test_one_deploy_serves_on_every_host(fleet_deployment: Deployment,
         assert answer["content"], host.name
 
 
+def test_each_host_fetched_the_weights_from_the_hub_once(fleet_deployment: Deployment,
+                                                         local_hub: HubContainer,
+                                                         tiny_model_dir: Path) -> None:
+    size = sum(p.stat().st_size for p in tiny_model_dir.iterdir()
+               if p.is_file() and not p.name.startswith("."))
+    assert local_hub.stats()["bytes_served"] == 3 * size
+
+
 def test_every_host_runs_the_pushed_digest(fleet_deployment: Deployment, hosts,
                                            pushed_manifest: ImageManifest) -> None:
     (pushed,) = [d for d in pushed_manifest.repo_digests
