@@ -20,7 +20,7 @@ from vllm_fleet.local import sandbox
 from vllm_fleet.local.hub.container import HubContainer
 from vllm_fleet.local.sandbox import registry
 
-from .sandbox_harness import Deployment, chat, first_deploy, invocation, testinfra_host, totals
+from .sandbox_harness import Deployment, chat, first_deploy, invocation, ssh_host, totals
 
 pytestmark = pytest.mark.slow
 MISSING = f"{registry.HOST_ADDRESS}/vllm-fleet/cpu@sha256:{'0' * 64}"
@@ -34,7 +34,7 @@ def fleet_deployment(sandbox_fleet: list[sandbox.SandboxHost], local_hub: HubCon
 
 @pytest.fixture(scope="module")
 def hosts(sandbox_fleet: list[sandbox.SandboxHost]) -> dict[str, object]:
-    return {h.name: testinfra_host(h) for h in sandbox_fleet}
+    return {h.name: ssh_host(h) for h in sandbox_fleet}
 
 
 def test_one_deploy_serves_on_every_host(fleet_deployment: Deployment,
