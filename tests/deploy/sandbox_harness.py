@@ -75,14 +75,14 @@ def first_deploy(manifest_dir: Path, *extra: str, limit: str | None = HOST_1.nam
     return deployment
 
 
-def testinfra_host(sandbox_host: sandbox.SandboxHost):
+def ssh_host(sandbox_host: sandbox.SandboxHost):
     return testinfra.get_host(f"paramiko://root@127.0.0.1:{sandbox_host.ssh_port}",
                               ssh_identity_file=str(sandbox.SSH_KEY))
 
 
 @pytest.fixture(scope="session")
 def host(sandbox_host: sandbox.SandboxHost):
-    return testinfra_host(sandbox_host)
+    return ssh_host(sandbox_host)
 
 
 def totals(result: subprocess.CompletedProcess) -> tuple[str, str, str]:

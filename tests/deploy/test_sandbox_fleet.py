@@ -20,7 +20,7 @@ from vllm_fleet.local import sandbox
 from vllm_fleet.local.hub.container import HubContainer
 from vllm_fleet.local.sandbox import registry
 
-from .sandbox_harness import Deployment, chat, first_deploy, invocation, testinfra_host, totals
+from .sandbox_harness import Deployment, chat, first_deploy, invocation, ssh_host, totals
 
 pytestmark = pytest.mark.slow
 MISSING = f"{registry.HOST_ADDRESS}/vllm-fleet/cpu@sha256:{'0' * 64}"
@@ -34,7 +34,7 @@ def fleet_deployment(sandbox_fleet: list[sandbox.SandboxHost], local_hub: HubCon
 
 @pytest.fixture(scope="module")
 def hosts(sandbox_fleet: list[sandbox.SandboxHost]) -> dict[str, object]:
-    return {h.name: testinfra_host(h) for h in sandbox_fleet}
+    return {h.name: ssh_host(h) for h in sandbox_fleet}
 
 
 def test_one_deploy_serves_on_every_host(fleet_deployment: Deployment,
@@ -45,6 +45,14 @@ def test_one_deploy_serves_on_every_host(fleet_deployment: Deployment,
         assert httpx.get(f"{host.url}/health", timeout=10).status_code == 200, host.name
         answer = chat(fleet_deployment.api_key, host.url).json()["choices"][0]["message"]
         assert answer["content"], host.name
+
+
+def test_each_host_fetched_the_weights_from_the_hub_once(fleet_deployment: Deployment,
+                                                         local_hub: HubContainer,
+                                                         tiny_model_dir: Path) -> None:
+    size = sum(p.stat().st_size for p in tiny_model_dir.iterdir()
+               if p.is_file() and not p.name.startswith("."))
+    assert local_hub.stats()["bytes_served"] == 3 * size
 
 
 def test_every_host_runs_the_pushed_digest(fleet_deployment: Deployment, hosts,

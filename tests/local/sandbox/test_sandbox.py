@@ -82,7 +82,7 @@ def second_sandbox(tmp_path: Path, monkeypatch) -> Path:
             (sandbox, "FIRST_VLLM_PORT", 18990),
             (registry, "CONTAINER", "vllm-fleet-sbtest-registry"),
             (registry, "VOLUME", "vllm-fleet-sbtest-registry-data"),
-            (registry, "PORT", 15999),
+            (registry, "LOCAL_PORT", 15999),
             (registry, "LOCAL_ADDRESS", "127.0.0.1:15999"),
             (registry, "TLS_DIR", tmp_path / "registry"),
             (registry, "CA_CERT", tmp_path / "registry" / "ca.crt"),

@@ -39,10 +39,11 @@ from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR
 REGISTRY_IMAGE = "vllm-fleet-local/registry:bookworm"
 REGISTRY_DOCKERFILE_DIR = IMAGES_DIR / "sandbox-registry"
 CONTAINER = "vllm-fleet-registry"
-PORT = 5000
+PORT = 5000  # where it listens (images/sandbox-registry/config.yml: http.addr)
+LOCAL_PORT = 5000  # where it is published on the controller's loopback
 VOLUME = "vllm-fleet-registry-data"
 HOST_ADDRESS = f"{CONTAINER}:{PORT}"  # as the sandbox hosts reach it
-LOCAL_ADDRESS = f"127.0.0.1:{PORT}"  # as the controller reaches it
+LOCAL_ADDRESS = f"127.0.0.1:{LOCAL_PORT}"  # as the controller reaches it
 TLS_DIR = BUILD_DIR / "sandbox" / "registry"
 CA_CERT = TLS_DIR / "ca.crt"
 _CA_KEY = TLS_DIR / "ca.key"
@@ -73,7 +74,7 @@ def ensure_registry(client: docker.DockerClient, log=print) -> str:
             volumes={ensure_volume(client, VOLUME): {"bind": "/var/lib/docker-registry",
                                                      "mode": "rw"},
                      str(_SERVER_DIR): {"bind": "/etc/docker/registry/tls", "mode": "ro"}},
-            ports={f"{PORT}/tcp": ("127.0.0.1", PORT)},
+            ports={f"{PORT}/tcp": ("127.0.0.1", LOCAL_PORT)},
             labels={LABEL: "1"},
         )
     _wait_until_answering()
