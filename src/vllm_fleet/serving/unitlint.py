@@ -16,9 +16,9 @@ from pathlib import Path
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.images.lint import LintResult
-from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.router import render
 from vllm_fleet.router.spec import resolve_routers
+from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner, serves_a_model
 from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.serving.units import render_unit
