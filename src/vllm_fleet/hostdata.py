@@ -173,6 +173,8 @@ class HostSettings:
                                "/opt/vllm-fleet/router")
     router_unit_name: str = key("The router's systemd unit; <name>-workers is the unit that "
                                 "adds each worker once its /health answers.", "vllm-router")
+    router_ready_timeout_s: int = key("How long the router deploy waits for the client address's "
+                                      "/health after a change.", 120, check=at_least(1))
     router_drain: bool = key("On a serving host: routers stop sending it new requests "
                              "(in-flight ones finish); see docs/runbooks/router-hosts.md.", False)
 

@@ -24,9 +24,6 @@ from vllm_fleet.deploy.credentials import read_secret
 from vllm_fleet.router import render, router_workers
 from vllm_fleet.router.spec import HAPROXY_CONFIG, RouterSpec
 
-# The router's own /health answers once HAProxy and vllm-router are up (with or without workers).
-ROUTER_READY_TIMEOUT_S = 120
-
 
 @deploy("vLLM router")
 def install_router(spec: RouterSpec) -> None:
@@ -101,7 +98,9 @@ def _run(unit: str, changed, reload: bool = False):
 
 
 def wait_for_router(spec: RouterSpec) -> None:
-    """The client address answers /health (vllm-router's own, through HAProxy)."""
+    """The client address answers /health (vllm-router's own, through HAProxy: it answers once
+    both are up, with or without workers)."""
+    timeout = spec.settings.router_ready_timeout_s
     started = time.monotonic()
     while True:
         try:
@@ -111,7 +110,6 @@ def wait_for_router(spec: RouterSpec) -> None:
                 return
         except httpx.HTTPError:
             pass
-        if time.monotonic() - started > ROUTER_READY_TIMEOUT_S:
-            raise OperationError(f"{spec.url}/health did not answer within "
-                                 f"{ROUTER_READY_TIMEOUT_S} s")
+        if time.monotonic() - started > timeout:
+            raise OperationError(f"{spec.url}/health did not answer within {timeout} s")
         time.sleep(2)

@@ -30,7 +30,6 @@ def verify_inventory_units(inventories: Iterable[Path], planner: Planner | None 
     results = []
     for inventory in inventories:
         hosts = load_inventory(inventory)
-        results += _verify_router_units(hosts, inventory.name)
         for host in [h for h in hosts if serves_a_model(h)]:
             name = f"{inventory.name}:{host.name}"
             try:
@@ -39,6 +38,7 @@ def verify_inventory_units(inventories: Iterable[Path], planner: Planner | None 
                 results.append(LintResult(name, False, f"no unit: {err}"))
                 continue
             results.append(verify_unit(spec, name))
+        results += _verify_router_units(hosts, inventory.name)
     return results
 
 
