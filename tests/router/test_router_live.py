@@ -146,3 +146,16 @@ def test_a_stopped_host_costs_no_request_and_leaves_rotation_in_time(
     while router.worker_health().get(victim.url) != 1:
         assert time.monotonic() - started < window, "the host did not come back into rotation"
         time.sleep(0.2)
+
+
+def test_the_key_is_in_no_command_line_log_or_readable_file(router: LocalRouter) -> None:
+    """The canary key, after requests with and without it: only in the 0600 key file."""
+    assert chat(router.url, "What is 2+2?").status_code == 200
+    for name, proc in router.processes.items():
+        argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode(errors="replace")
+        assert KEY not in argv, name
+        assert KEY not in router.log(name), name
+    for path in router.folder.rglob("*"):
+        if path.is_file() and KEY in path.read_text(errors="replace"):
+            assert path == Path(router.spec.key_file)
+            assert path.stat().st_mode & 0o777 == 0o600
