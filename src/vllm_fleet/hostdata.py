@@ -166,8 +166,11 @@ class HostSettings:
     router_health_interval_s: int = key("Seconds between the router's /health probes of each "
                                         "worker.", 4, check=at_least(1))
     router_health_failures: int = key("Failed probes before a worker leaves rotation; "
-                                      "interval x failures bounds the time a dead host stays "
-                                      "in (default 12 s).", 3, check=at_least(1))
+                                      "interval x failures + timeout bounds the time a dead "
+                                      "host stays in (default 15 s).", 3, check=at_least(1))
+    router_health_timeout_s: int = key("Seconds a /health probe may take before it counts as "
+                                       "failed (a hung host, not only a refused connection).",
+                                       3, check=at_least(1))
     router_version: str = key("The pinned PyPI vllm-router release.", "0.1.17")
     router_venv_dir: str = key("The virtualenv vllm-router is installed into.",
                                "/opt/vllm-fleet/router")

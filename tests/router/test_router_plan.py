@@ -55,9 +55,13 @@ def test_router_unit_starts_with_no_workers_on_loopback_with_metrics_and_short_h
                    "--prometheus-host 127.0.0.1", "--prometheus-port 29000",
                    "--health-check-interval-secs 4", "--health-failure-threshold 3"):
         assert option in unit, option
-    # Out of rotation within 15 s by default: failures x interval (+ one probe's timeout).
+    # Out of rotation within 15 s by default, a hung host included: the first failing probe
+    # starts at most one interval after the death, then failures - 1 more intervals, and the
+    # last probe may take its whole timeout.
     s = spec.settings
-    assert s.router_health_failures * s.router_health_interval_s <= 15
+    assert "--health-check-timeout-secs 3" in unit
+    assert s.router_health_failures * s.router_health_interval_s + \
+        s.router_health_timeout_s <= 15
     assert "User=vllm-router" in unit
     workers = render.workers_unit(spec)
     assert f"--workers-file {spec.workers_file}" in workers

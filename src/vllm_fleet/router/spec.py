@@ -104,6 +104,7 @@ class RouterSpec:
                 "--prometheus-host", "127.0.0.1", "--prometheus-port", str(s.router_metrics_port),
                 "--health-check-interval-secs", str(s.router_health_interval_s),
                 "--health-failure-threshold", str(s.router_health_failures),
+                "--health-check-timeout-secs", str(s.router_health_timeout_s),
                 "--health-check-endpoint", "/health"]
 
     def gate_argv(self) -> list[str]:
