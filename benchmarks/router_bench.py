@@ -106,6 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", help="cpu serving image (default: the newest vllm-fleet/cpu)")
     parser.add_argument("--requests", type=int, default=60, help="requests in the failover run")
+    parser.add_argument("--policy", default="cache_aware",
+                        help="vllm-router --policy (cache_aware first asks the worker to render "
+                             "each request: POST /v1/.../render)")
     args = parser.parse_args()
     image = args.image or newest_cpu_image()
     model_dir = build_tiny_model(image, BUILD_DIR / "kimi-tiny")
@@ -114,7 +117,8 @@ def main() -> None:
         for server in servers:
             server.wait_ready()
         print(f"image {image}; hosts {[s.url for s in servers]}")
-        with LocalRouter.start([s.url for s in servers]) as router:
+        with LocalRouter.start([s.url for s in servers], policy=args.policy) as router:
+            print(f"policy {args.policy}")
             print(f"router {router.url}: both workers added "
                   f"{router.wait_for_workers(2):.1f} s after it started")
             smoke_through(router)
