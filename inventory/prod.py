@@ -19,3 +19,11 @@ amd_mi300x = [
     "mi300x-01.example.internal",
     "mi300x-02.example.internal",
 ]
+
+# The one endpoint clients use: vllm-router behind HAProxy on a CPU host (no `model`: it serves
+# nothing itself). Its pool is every serving host above (one model); group_data/routers.py.
+# Check it:  invoke plan --inventory inventory/prod.py --host router-01.example.internal
+# Deploy:    pyinfra inventory/prod.py deploy/router.py
+routers = [
+    "router-01.example.internal",
+]

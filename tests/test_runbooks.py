@@ -24,7 +24,7 @@ from vllm_fleet.paths import REPO_ROOT
 pytestmark = pytest.mark.slow
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 ORDER = ["first-deployment", "change-profile", "rotate-hf-token", "replace-failed-host",
-         "failed-start"]
+         "failed-start", "router-hosts"]
 SANDBOX = {"INVENTORY": "inventory/sandbox.py", "HOST": "sandbox-1",
            "URL": sandbox.SandboxHost(1).url, "MODEL": "kimi-tiny", "PROFILE": "cpu"}
 
@@ -51,6 +51,9 @@ def test_every_runbook_is_listed_and_has_commands() -> None:
 
 @pytest.mark.parametrize("name", ORDER)
 def test_runbook_commands_run(name: str, deployed_sandbox: None) -> None:
+    if name == "router-hosts" and "routers" not in SANDBOX_INVENTORY.read_text():
+        pytest.skip("the sandbox inventory has no `routers` group yet (a router host beside "
+                    "the serving hosts)")
     env = {**os.environ, **SANDBOX, "HF_TOKEN": f"hf_runbook{secrets.token_hex(6)}",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     for command in commands(RUNBOOKS / f"{name}.md"):

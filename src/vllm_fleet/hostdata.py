@@ -47,6 +47,9 @@ RUNTIMES = ("container", "venv")
 # What a host that sets `model` must also set (group data usually does).
 SERVING_KEYS = ("gpu_vendor", "gpu_count", "model", "profile", "image_target")
 DOCKER_SOURCES = ("distro", "docker")
+# vllm-router 0.1.17's --policy choices (`vllm-router --help`, PyPI vllm-router).
+ROUTER_POLICIES = ("cache_aware", "round_robin", "random", "power_of_two", "consistent_hash",
+                   "sticky_least_loaded", "kv_aware")
 
 
 def key(doc: str, default: Any, *, check: Check | None = None) -> Any:
@@ -181,6 +184,42 @@ class HostSettings:
                                "Kimi-K2 load takes 10-30 minutes.", 3600, check=at_least(1))
     ready_smoke: bool = key("Once /health answers, run the smoke checks before calling the host "
                             "done.", True)
+
+    # --- Router (deploy/router.py): hosts in the `routers` group; docs/router.md ---
+    worker_url: str | None = key("Where routers reach this host's server. Unset: "
+                                 "http://<host name>:<vllm_port>.", None)
+    router_pool: str | None = key("The inventory group whose serving hosts this router fronts. "
+                                  "Unset: every host of the inventory that serves a model.", None)
+    router_url: str | None = key("The router's client address (the one URL clients use). Unset: "
+                                 "http://<host name>:<router_port>.", None)
+    router_bind: str = key("Address HAProxy listens on for clients.", "0.0.0.0")
+    router_port: int = key("Client port: HAProxy, which forwards only the API routes.", 8080,
+                           check=tcp_port)
+    router_backend_port: int = key("vllm-router's own port, bound to 127.0.0.1: its admin "
+                                   "routes are reachable only on the router host.", 30000,
+                                   check=tcp_port)
+    router_metrics_port: int = key("vllm-router's Prometheus port (127.0.0.1); HAProxy serves it "
+                                   "as /metrics.", 29000, check=tcp_port)
+    router_policy: str = key("vllm-router --policy: cache_aware routes repeated prompt prefixes "
+                             "to the replica that has them cached.", "cache_aware",
+                             check=one_of(*ROUTER_POLICIES))
+    router_health_interval_s: int = key("Seconds between the router's /health probes of each "
+                                        "worker.", 4, check=at_least(1))
+    router_health_failures: int = key("Failed probes before a worker leaves rotation; "
+                                      "interval x failures + timeout bounds the time a dead "
+                                      "host stays in (default 15 s).", 3, check=at_least(1))
+    router_health_timeout_s: int = key("Seconds a /health probe may take before it counts as "
+                                       "failed (a hung host, not only a refused connection).",
+                                       3, check=at_least(1))
+    router_version: str = key("The pinned PyPI vllm-router release.", "0.1.17")
+    router_venv_dir: str = key("The virtualenv vllm-router is installed into.",
+                               "/opt/vllm-fleet/router")
+    router_unit_name: str = key("The router's systemd unit; <name>-workers is the unit that "
+                                "adds each worker once its /health answers.", "vllm-router")
+    router_ready_timeout_s: int = key("How long the router deploy waits for the client address's "
+                                      "/health after a change.", 120, check=at_least(1))
+    router_drain: bool = key("On a serving host: routers stop sending it new requests "
+                             "(in-flight ones finish); see docs/runbooks/router-hosts.md.", False)
 
     # --- GPU drivers (deploy/drivers.py) ---
     reboot: bool = key("Reboot a host when a driver change needs it (else report and stop "

@@ -16,7 +16,9 @@ from vllm_fleet.serving.inventory import HostData, load_inventory, select_host
 
 def test_prod_hosts_and_where_their_data_comes_from(prod_hosts: dict[str, HostData]) -> None:
     assert list(prod_hosts) == ["h200-01.example.internal", "h200-02.example.internal",
-                                "mi300x-01.example.internal", "mi300x-02.example.internal"]
+                                "mi300x-01.example.internal", "mi300x-02.example.internal",
+                                "router-01.example.internal"]
+    assert prod_hosts["router-01.example.internal"].groups == ("routers", "prod")
     h200 = prod_hosts["h200-02.example.internal"]
     assert (h200.data["gpu_vendor"], h200.data["gpu_count"], h200.data["profile"]) == (
         "nvidia", 8, "throughput")
@@ -46,7 +48,7 @@ def test_loading_connects_nowhere_and_leaves_the_process_alone(
 
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    assert len(load_inventory(INVENTORY_DIR / "prod.py")) == 4
+    assert len(load_inventory(INVENTORY_DIR / "prod.py")) == 5
     # pyinfra's CLI package gevent-patches the stdlib on import; the loader must not pull it in.
     # (Checked in a fresh interpreter: other tests of a session may import pyinfra_cli.)
     probe = (

@@ -53,7 +53,8 @@ def test_strict_env_fails_the_amd_hosts(capsys: pytest.CaptureFixture[str],
         plan(Context(), inventory=PROD, json=True, strict_env=True,
              manifest_dir=str(manifest_dir))
     plans = json.loads(capsys.readouterr().out)
-    assert [bool(p.get("error")) for p in plans] == [False, False, True, True]
+    assert [bool(p.get("error")) for p in plans] == [False, False, True, True, False]
+    assert plans[-1]["role"] == "router"  # the router serves no model: no vLLM to check
     assert "mi300x-01.example.internal: models/kimi-k2-thinking.yaml: layers[1].env.VLLM_USE_V1" \
         in info.value.message
 
@@ -87,7 +88,10 @@ def test_no_secret_value_reaches_the_plan(tmp_path: Path, monkeypatch: pytest.Mo
     plan(Context(), inventory=str(inventory / "prod.py"), json=True,
          manifest_dir=str(manifest_dir))
     plans = json.loads(capsys.readouterr().out)
-    for entry in plans:
+    (router,) = [entry for entry in plans if entry.get("role") == "router"]
+    assert router["api_key"] == f"<secret from file:{key_file} -> /etc/vllm-fleet/router-api-keys>"
+    assert KEY_CANARY not in json.dumps(router)
+    for entry in [entry for entry in plans if entry.get("role") != "router"]:
         assert entry["environment"]["VLLM_API_KEY"] == (
             f"<secret from file:{key_file} -> /etc/vllm-fleet/vllm-api-key>")
         sources = {c["name"]: c["source"] for c in entry["spec"]["credentials"]}

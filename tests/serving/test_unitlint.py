@@ -16,7 +16,9 @@ def test_every_prod_host_unit_verifies(manifest_dir: Path) -> None:
                                               Planner(manifest_dir=manifest_dir))
     assert [r.variant for r in results] == [
         "prod.py:h200-01.example.internal", "prod.py:h200-02.example.internal",
-        "prod.py:mi300x-01.example.internal", "prod.py:mi300x-02.example.internal"]
+        "prod.py:mi300x-01.example.internal", "prod.py:mi300x-02.example.internal",
+        "prod.py:router-01.example.internal:vllm-router.service",
+        "prod.py:router-01.example.internal:vllm-router-workers.service"]
     assert all(r.ok for r in results), [r.output for r in results if not r.ok]
 
 

@@ -49,6 +49,7 @@ def test_every_check_passes(kimi_tiny_server: VllmServer) -> None:
     assert report.server_version  # what /version said
     assert "tool_calls" not in report.check("chat").detail
     assert "get_weather(" in report.check("tool_call").detail
+    assert "finish 'tool_calls', [DONE] seen" in report.check("tool_call_stream").detail
     assert "generation_tokens +" in report.check("metrics").detail
 
 
@@ -112,9 +113,11 @@ def test_without_parsers_tool_call_and_reasoning_fail_naming_why(
         misconfigured: dict[str, VllmServer]) -> None:
     report = run_smoke(misconfigured["bare"].url, SERVED_NAME)
     failed = failures(report)
-    assert set(failed) == {"reasoning", "tool_call"}, failed
+    assert set(failed) == {"reasoning", "tool_call", "tool_call_stream"}, failed
     assert failed["tool_call"] == ('400: "auto" tool choice requires --enable-auto-tool-choice '
                                    "and --tool-call-parser to be set")
+    assert failed["tool_call_stream"].startswith("400: ")
+    assert "--enable-auto-tool-choice" in failed["tool_call_stream"]
     assert failed["reasoning"].startswith("no reasoning field; the thinking is left in content: "
                                           "'<think>")
     assert failed["reasoning"].endswith("(start vLLM with --reasoning-parser kimi_k2)")
@@ -124,11 +127,13 @@ def test_wrong_tool_parser_leaves_the_call_in_content(
         misconfigured: dict[str, VllmServer]) -> None:
     report = run_smoke(misconfigured["wrong_tool_parser"].url, SERVED_NAME)
     failed = failures(report)
-    assert set(failed) == {"tool_call"}, failed
+    assert set(failed) == {"tool_call", "tool_call_stream"}, failed
     assert failed["tool_call"].startswith(
         "tool call left in content: '<|tool_calls_section_begin|><|tool_call_begin|>"
         "functions.get_weather:0")
     assert "--tool-call-parser kimi_k2" in failed["tool_call"]
+    assert failed["tool_call_stream"].startswith("streamed: tool call left in content: ")
+    assert "--tool-call-parser kimi_k2" in failed["tool_call_stream"]
 
 
 # ---- a server that requires an API key ----

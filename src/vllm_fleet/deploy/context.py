@@ -15,10 +15,12 @@ from typing import NoReturn
 import click
 from pyinfra import host, logger
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.host import Host
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import HostSettings, settings_for
 from vllm_fleet.paths import MANIFEST_DIR
+from vllm_fleet.router.spec import ROUTERS_GROUP, RouterSpec, resolve_routers
 from vllm_fleet.serving.inventory import GroupConflictError, HostData, load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.secretnames import secrets_present
@@ -26,6 +28,7 @@ from vllm_fleet.serving.spec import ServeSpec
 
 _SPECS: dict[str, ServeSpec] = {}
 _SETTINGS: dict[str, HostSettings] = {}
+_ROUTERS: dict[str, dict[str, RouterSpec]] = {}
 
 
 class DeployError(PyinfraError):
@@ -66,17 +69,36 @@ def host_spec() -> ServeSpec:
     return _SPECS[host.name]
 
 
-def host_data() -> HostData:
-    """pyinfra's merged data for this host, with the file each key came from when the inventory
-    is a file (so an error names group_data/<group>.py, not just "host data")."""
-    data = host.data.dict()
+def host_data(of: Host | None = None) -> HostData:
+    """pyinfra's merged data for this host (or ``of``), with the file each key came from when the
+    inventory is a file (so an error names group_data/<group>.py, not just "host data")."""
+    target = of or host
+    data = target.data.dict()
     inventory, group_data_dirs = _cli_arguments()
-    from_files = _hosts_in(inventory, group_data_dirs).get(host.name) if inventory else None
+    from_files = _hosts_in(inventory, group_data_dirs).get(target.name) if inventory else None
     if from_files is None:
-        return HostData.from_mapping(host.name, data, source="host data")
-    overrides = {name: "--data override" for name in host.inventory.get_override_data()}
-    return HostData(name=host.name, data=data, sources={**from_files.sources, **overrides},
-                    default_source=from_files.default_source)
+        return HostData(name=target.name, data=data, default_source="host data",
+                        groups=tuple(target.groups))
+    overrides = {name: "--data override" for name in target.inventory.get_override_data()}
+    return HostData(name=target.name, data=data, sources={**from_files.sources, **overrides},
+                    default_source=from_files.default_source, groups=tuple(target.groups))
+
+
+def router_spec() -> RouterSpec | None:
+    """The router the host pyinfra is preparing runs, or None (noted) when it is not in the
+    `routers` group. Every router of the inventory is resolved, so a pool or address mistake
+    anywhere stops the deploy before any host is changed."""
+    if ROUTERS_GROUP not in host.groups:
+        host.noop(f"runs no router (not in the {ROUTERS_GROUP!r} group)")
+        return None
+    if "routers" not in _ROUTERS:
+        env_names = frozenset(secrets_present())
+        try:
+            specs = resolve_routers([host_data(h) for h in host.inventory], env_names)
+        except FleetError as err:
+            raise DeployError(str(err)) from None
+        _ROUTERS["routers"] = {spec.host: spec for spec in specs}
+    return _ROUTERS["routers"][host.name]
 
 
 @cache

@@ -35,6 +35,7 @@ class HostData:
     data: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
     default_source: str = "host data"
+    groups: tuple[str, ...] = ()  # the inventory groups the host is in
 
     def source(self, key: str) -> str:
         """The file that set ``key`` (or, for a missing key, where it should be set)."""
@@ -68,7 +69,8 @@ def load_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
     return [
         HostData(name=host.name, data=host.data.dict(),
                  sources=_sources(host, shown, group_files),
-                 default_source=_missing_key_home(group_files, shown))
+                 default_source=_missing_key_home(group_files, shown),
+                 groups=tuple(host.groups))
         for host in inventory
     ]
 

@@ -16,6 +16,7 @@ from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import settings_for
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.paths import MANIFEST_DIR, MODELS_DIR
+from vllm_fleet.router.spec import ROUTERS_GROUP
 from vllm_fleet.serving.imagefacts import image_facts
 from vllm_fleet.serving.inventory import HostData, load_inventory, select_host
 from vllm_fleet.serving.models import ModelFile, display_path, load_model
@@ -105,6 +106,8 @@ def plan_inventory(inventory: Path | str, host: str | None = None, **options: An
     hosts = load_inventory(inventory)
     if host is not None:
         hosts = [select_host(hosts, host, display_path(inventory))]
+        # A router that serves no model has only its router plan (vllm_fleet.router.plan).
+        hosts = [h for h in hosts if serves_a_model(h) or ROUTERS_GROUP not in h.groups]
     else:
         hosts = [h for h in hosts if serves_a_model(h)]
     planner = Planner(**options)

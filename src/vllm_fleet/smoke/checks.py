@@ -28,6 +28,7 @@ from vllm_fleet.smoke.judge import (
     judge_reasoning,
     judge_stream,
     judge_tool_call,
+    judge_tool_call_stream,
     judge_tool_result,
     parse_sse,
 )
@@ -163,6 +164,18 @@ def check_tool_call(s: Session) -> str:
     return f"{verdict.detail}; {final}"
 
 
+def check_tool_call_stream(s: Session) -> str:
+    """The tool-call case streamed, as agent clients send it: proxies are where SSE breaks."""
+    case = s.cases.tool_call
+    body = {"model": s.model, "messages": case.messages, "tools": case.tools,
+            "max_tokens": s.max_tokens(case.max_tokens), "temperature": 0, "stream": True}
+    lines = stream_lines(s.http, f"{s.url}/v1/chat/completions", json_body=body,
+                         headers=auth_headers(s.api_key))
+    chunks, done = parse_sse(lines)
+    s.generated = True
+    return judge_tool_call_stream(chunks, done, case)
+
+
 def check_metrics(s: Session) -> str:
     deadline = time.monotonic() + METRICS_SETTLE_SECONDS
     while True:
@@ -199,6 +212,7 @@ CHECKS: dict[str, Callable[[Session], str]] = {
     "stream": check_stream,
     "reasoning": check_reasoning,
     "tool_call": check_tool_call,
+    "tool_call_stream": check_tool_call_stream,
     "metrics": check_metrics,
     "auth": check_auth,
 }

@@ -16,7 +16,15 @@ from typing import Any
 from vllm_fleet.endpoint import excerpt
 from vllm_fleet.smoke.argschema import schema_problems
 from vllm_fleet.smoke.cases import ToolCallCase
-from vllm_fleet.smoke.metrics import REQUIRED_SERIES, TOKEN_COUNTERS, Sample, series_names, total
+from vllm_fleet.smoke.metrics import (
+    REQUIRED_SERIES,
+    ROUTER_COUNTER,
+    ROUTER_SERIES,
+    TOKEN_COUNTERS,
+    Sample,
+    series_names,
+    total,
+)
 
 # Kimi-K2's tool-call markers. Seen in `content`, they mean no tool parser (or the wrong one) ran.
 TOOL_MARKERS = ("<|tool_calls_section_begin|>", "<|tool_call_begin|>",
@@ -140,6 +148,57 @@ def judge_tool_call(response: dict[str, Any], case: ToolCallCase) -> ToolCallVer
     return ToolCallVerdict(detail, assistant)
 
 
+def judge_tool_call_stream(chunks: list[dict[str, Any]], done: bool, case: ToolCallCase) -> str:
+    """A streamed tool call: the ``tool_calls`` deltas, joined by their ``index``, give one call
+    of the expected tool with an id and JSON arguments that fit its schema; the stream ends with
+    ``finish_reason: tool_calls`` and ``data: [DONE]``. Chunk boundaries are never compared."""
+    for chunk in chunks:
+        if "error" in chunk:
+            raise CheckFailed(f"error inside the stream: {excerpt(json.dumps(chunk['error']))}")
+    if not chunks:
+        raise CheckFailed("the stream carried no chunks")
+    calls = join_tool_call_deltas(chunks)
+    content, reasoning, finishes = join_deltas(chunks)
+    finish = finishes[-1] if finishes else None
+    if not calls:
+        message = {"content": content, "reasoning": reasoning}
+        raise CheckFailed("streamed: " + _no_call_reason({"finish_reason": finish}, message,
+                                                          case.max_tokens))
+    if len(calls) != 1:
+        names = [c["function"]["name"] for c in calls]
+        raise CheckFailed(f"the deltas join into {len(calls)} calls {names}, expected one call "
+                          f"of {case.expect_tool!r}")
+    if finish != "tool_calls":
+        raise CheckFailed(f"finish_reason {finish!r}, expected 'tool_calls'")
+    call = _call_of(calls, case.expect_tool)
+    args = _parsed_arguments(call, case)
+    if not done:
+        raise CheckFailed("the stream ended without 'data: [DONE]'")
+    return (f"{case.expect_tool}({json.dumps(args)}) joined from {len(chunks)} chunks, "
+            "finish 'tool_calls', [DONE] seen")
+
+
+def join_tool_call_deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls a stream carries: each ``delta.tool_calls[]`` entry is a piece of the call at
+    its ``index`` (the id, name and type come once; ``arguments`` arrives in fragments that are
+    concatenated), in index order."""
+    calls: dict[int, dict[str, Any]] = {}
+    for chunk in chunks:
+        for choice in chunk.get("choices") or []:
+            for piece in (choice.get("delta") or {}).get("tool_calls") or []:
+                index = piece.get("index")
+                if not isinstance(index, int):
+                    raise CheckFailed(f"a tool-call delta has no index: "
+                                      f"{excerpt(json.dumps(piece), 80)!r}")
+                call = calls.setdefault(index, {"id": None, "type": "function",
+                                                "function": {"name": "", "arguments": ""}})
+                call["id"] = piece.get("id") or call["id"]
+                function = piece.get("function") or {}
+                call["function"]["name"] += function.get("name") or ""
+                call["function"]["arguments"] += function.get("arguments") or ""
+    return [calls[i] for i in sorted(calls)]
+
+
 def judge_tool_result(response: dict[str, Any], max_tokens: int) -> str:
     """The turn after the tool's result: a final answer, not another call."""
     choice = first_choice(response)
@@ -160,6 +219,8 @@ def judge_metrics(before: list[Sample] | None, after: list[Sample], model: str,
                   generated: bool) -> str:
     """vLLM's series are exported, and the token counters grew while the checks generated."""
     names = series_names(after)
+    if not any(name.startswith("vllm:") for name in names) and ROUTER_COUNTER in names:
+        return _judge_router_metrics(before, after, generated)
     if not any(name.startswith("vllm:") for name in names):
         raise CheckFailed(f"no vllm: series among {len(names)} at /metrics (is this vLLM?)")
     missing = [name for name in REQUIRED_SERIES if name not in names]
@@ -179,6 +240,27 @@ def judge_metrics(before: list[Sample] | None, after: list[Sample], model: str,
                               "generated text")
         grew.append(f"{name.removeprefix('vllm:').removesuffix('_total')} +{end - start:g}")
     return "series present; " + ", ".join(grew)
+
+
+def _judge_router_metrics(before: list[Sample] | None, after: list[Sample],
+                          generated: bool) -> str:
+    """A router's /metrics: its series, and requests counted on its workers while the checks
+    generated (the workers' own vLLM counters are each on their host)."""
+    names = series_names(after)
+    missing = [name for name in ROUTER_SERIES if name not in names]
+    if missing:
+        raise CheckFailed(f"router metrics without: {', '.join(missing)}")
+    workers = total(after, "vllm_router_active_workers") or 0
+    if workers < 1:
+        raise CheckFailed("the router has no active worker (vllm_router_active_workers 0)")
+    if not generated or before is None:
+        return f"router series present, {workers:g} active workers; growth not checked"
+    start, end = total(before, ROUTER_COUNTER) or 0.0, total(after, ROUTER_COUNTER) or 0.0
+    if end <= start:
+        raise CheckFailed(f"{ROUTER_COUNTER} did not grow ({start:g} -> {end:g}) while the "
+                          "checks generated text")
+    return (f"router series present, {workers:g} active workers; processed requests "
+            f"+{end - start:g}")
 
 
 def judge_auth(with_key: int | None, without_key: int, key_configured: bool) -> str:

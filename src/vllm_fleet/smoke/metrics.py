@@ -14,6 +14,10 @@ from dataclasses import dataclass
 REQUIRED_SERIES = ("vllm:num_requests_running", "vllm:generation_tokens_total")
 # Counters that must grow while the checks generate text.
 TOKEN_COUNTERS = ("vllm:prompt_tokens_total", "vllm:generation_tokens_total")
+# Behind a router (vllm_fleet.router), /metrics is vllm-router's own exporter (src/metrics.rs in
+# github.com/vllm-project/router): its series, and the per-worker counter that must grow.
+ROUTER_SERIES = ("vllm_router_active_workers", "vllm_router_processed_requests_total")
+ROUTER_COUNTER = "vllm_router_processed_requests_total"
 
 _SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+"
                      r"(?P<value>\S+)")

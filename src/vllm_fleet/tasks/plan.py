@@ -14,6 +14,7 @@ from invoke import Collection, Exit, task
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.paths import MANIFEST_DIR
+from vllm_fleet.router.plan import RouterPlan, plan_routers
 from vllm_fleet.serving.inventory import inventory_warnings
 from vllm_fleet.serving.plan import HostPlan, plan_inventory
 from vllm_fleet.serving.secretnames import secrets_present
@@ -38,23 +39,27 @@ def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=Fal
     Secrets appear only as where they come from (HF_TOKEN / VLLM_API_KEY are checked for
     presence on this machine, never read). Nothing connects to a host.
     """
+    env_names = secrets_present()
     try:
         plans = plan_inventory(
             inventory,
             host,
             manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR,
-            env_names=secrets_present(),
+            env_names=env_names,
             strict_env=strict_env,
             allow_unvalidated=allow_unvalidated,
         )
         for warning in inventory_warnings(inventory):
             print(f"warning: {warning}", file=sys.stderr)
+        routers = plan_routers(inventory, host, env_names)
     except FleetError as err:
         raise Exit(str(err)) from None
     if json:
-        sys.stdout.write(jsonlib.dumps([p.to_dict() for p in plans], indent=2) + "\n")
+        entries = [p.to_dict() for p in plans] + [r.to_dict() for r in routers]
+        sys.stdout.write(jsonlib.dumps(entries, indent=2) + "\n")
     else:
         _print_plans(plans)
+        _print_routers(routers)
     failed = [p for p in plans if p.error]
     if failed:
         raise Exit("; ".join(f"{p.host}: {p.error}" for p in failed))
@@ -89,6 +94,27 @@ def _print_plans(plans: list[HostPlan]) -> None:
         console.print(f"{data['unit']['path']}:", style="bold")
         # Verbatim (no wrapping, no markup): what lands on the host, ready to copy.
         console.print(data["unit"]["text"], markup=False, soft_wrap=True, end="")
+
+
+def _print_routers(routers: list[RouterPlan]) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for entry in routers:
+        spec = entry.spec
+        console.rule(f"[bold]{spec.host} (router)")
+        console.print(f"clients: {spec.url}  (model {spec.model}, pool {spec.pool}, policy "
+                      f"{spec.settings.router_policy}, vllm-router {spec.settings.router_version})",
+                      markup=False)
+        console.print("workers:", style="bold")
+        for worker in spec.workers:
+            state = "  (drained)" if worker.drained else ""
+            console.print(f"  {worker.url}  {worker.host}{state}", markup=False)
+        key = spec.to_dict()["api_key"] or "none: clients are not asked for a key"
+        console.print(f"API key: {key}", markup=False)
+        for path, text in entry.files().items():
+            console.print(f"{path}:", style="bold")
+            console.print(text, markup=False, soft_wrap=True, end="")
 
 
 ns = Collection(plan)
