@@ -78,3 +78,25 @@ class CommandStatus(FactBase):
     def process(self, output: list[str]) -> dict:
         status = output[0].removeprefix("rc=") if output else "?"
         return {"ok": status == "0", "output": "\n".join(output[1:]).strip()}
+
+
+class MountPoint(FactBase):
+    """The mount point of the filesystem that holds ``path`` (its nearest existing parent)."""
+
+    def command(self, path: str) -> str:
+        return (f"p={shlex.quote(path)}; while [ ! -e \"$p\" ]; do p=$(dirname \"$p\"); done; "
+                "df -P \"$p\" | awk 'NR==2 {print $6}'")
+
+    def process(self, output: list[str]) -> str | None:
+        text = "".join(output).strip()
+        return text if text.startswith("/") else None
+
+
+class FileText(FactBase):
+    """A small text file's contents on the host, or None when it is absent."""
+
+    def command(self, path: str) -> str:
+        return f"cat {shlex.quote(path)} 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> str | None:
+        return "\n".join(output) if output else None
