@@ -135,7 +135,8 @@ def install_prometheus() -> None:
                                 dest=f"{STAGE_DIR}/web.yml", mode="0600"))
         staged.append(files.put(name=f"Prometheus's own scrape password ({SELF_PASSWORD_FILE})",
                                 src=io.StringIO(password + "\n"), dest=SELF_PASSWORD_FILE,
-                                user="root", group="prometheus", mode="0640"))
+                                user="root", group="prometheus", mode="0640",
+                                create_remote_dir=False))
     installed = server.shell(name="promtool check, then install the staged files",
                              commands=[_check_then_install(web=bool(auth))],
                              _if=any_changed(*staged))
