@@ -31,6 +31,7 @@ class HostData:
     data: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
     default_source: str = "host data"
+    groups: tuple[str, ...] = ()  # the inventory groups the host is in
 
     def source(self, key: str) -> str:
         """The file that set ``key`` (or, for a missing key, where it should be set)."""
@@ -59,9 +60,20 @@ def load_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
     return [
         HostData(name=host.name, data=host.data.dict(),
                  sources=_sources(host, shown, group_files),
-                 default_source=_missing_key_home(group_files, shown))
+                 default_source=_missing_key_home(group_files, shown),
+                 groups=tuple(host.groups))
         for host in inventory
     ]
+
+
+def pyinfra_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()) -> Any:
+    """The inventory file as a ``pyinfra.api.Inventory`` (for code that connects through
+    pyinfra's API, e.g. `invoke status`), loaded by the same rules as ``load_inventory``."""
+    inventory_path = Path(path)
+    if not inventory_path.is_file():
+        raise ConfigError(display_path(inventory_path), "", "inventory file not found")
+    folders = [inventory_path.parent / "group_data", *map(Path, group_data_dirs)]
+    return _pyinfra_inventory(inventory_path, display_path(inventory_path), folders)
 
 
 def select_host(hosts: list[HostData], name: str, inventory: str) -> HostData:
