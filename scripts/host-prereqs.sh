@@ -15,6 +15,17 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
+# promtool (checks and unit-tests the alert rules, tests/monitoring/) from Debian's `prometheus`
+# package: only the binary is unpacked, so the controller does not start a Prometheus server.
+if ! command -v promtool >/dev/null; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) || {
+    apt-get update -qq && (cd "$tmp" && apt-get download -qq prometheus >/dev/null); }
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+  install -m 0755 "$tmp/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$tmp"
+fi
+
 # The engine: no systemd runs on this kind of machine, so start dockerd in the background
 # unless one already answers. Its log goes beside the project, not to the terminal.
 if ! docker info >/dev/null 2>&1; then

@@ -24,7 +24,7 @@ from vllm_fleet.paths import REPO_ROOT
 pytestmark = pytest.mark.slow
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 ORDER = ["first-deployment", "change-profile", "rotate-hf-token", "replace-failed-host",
-         "failed-start"]
+         "failed-start", "alert-fired"]
 SANDBOX = {"INVENTORY": "inventory/sandbox.py", "HOST": "127.0.0.1", "MODEL": "kimi-tiny",
            "PROFILE": "cpu"}
 
