@@ -2,14 +2,18 @@
 deploy/monitoring.py over SSH, scraping the real vLLM (CPU) the demo deployed.
 
 The sandbox host is both the serving host and the monitoring host (one host: the multi-host
-sandbox is not used here), so there is no router and no GPU exporter in these tests; those are
-covered at plan level (test_monitoring_plans.py).
+sandbox is not used here), so there is no GPU exporter in these tests (covered at plan level,
+test_monitoring_plans.py), and the router runs on the controller in front of the host's vLLM.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +23,7 @@ import pytest
 from vllm_fleet.local import monitoring, sandbox
 from vllm_fleet.local.demo import run_demo
 from vllm_fleet.monitoring.names import ROUTER_NAME, VLLM_NAME, used_names
+from vllm_fleet.monitoring.status import read_router_workers
 from vllm_fleet.smoke.metrics import parse_metrics, series_names
 
 pytestmark = pytest.mark.slow
@@ -69,8 +74,35 @@ def test_every_vllm_metric_name_in_rules_and_dashboards_is_in_a_real_scrape(
     assert missing == set(), f"not exported by the pinned vLLM: {sorted(missing)}"
 
 
-def test_router_metric_names(inventory: Path) -> None:
-    pytest.skip(f"no router in the one-host sandbox; names used: {sorted(used_names(ROUTER_NAME))}")
+def test_every_router_metric_name_is_in_a_real_scrape(inventory: Path) -> None:
+    """vllm-router (PyPI) in front of the sandbox's vLLM, on the controller's loopback: the
+    names the rules and dashboards use, and the membership `invoke status` reads from them."""
+    router = shutil.which("vllm-router", path=str(Path(sys.executable).parent))
+    if router is None:
+        pytest.skip("vllm-router is not installed in this venv (pip install vllm-router)")
+    port, metrics_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [router, "--host", "127.0.0.1", "--port", str(port), "--worker-urls", URL,
+         "--prometheus-host", "127.0.0.1", "--prometheus-port", str(metrics_port),
+         "--health-check-interval-secs", "1", "--worker-startup-check-interval", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        metrics = f"http://127.0.0.1:{metrics_port}"
+        with httpx.Client(timeout=5) as client:
+            monitoring.wait_for(lambda: read_router_workers(client, metrics) == {URL: "healthy"},
+                                120, "router reports its worker healthy")
+            scraped = series_names(parse_metrics(client.get(f"{metrics}/metrics").text))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    missing = used_names(ROUTER_NAME) - scraped
+    assert missing == set(), f"not exported by vllm-router: {sorted(missing)}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_a_stopped_unit_fires_its_alert_and_invoke_status_says_so(inventory: Path) -> None:
