@@ -86,3 +86,21 @@ def test_probe_reads_units_image_and_profile_without_secrets(spec) -> None:
     assert "systemctl show --property=ActiveState,NRestarts vllm-serve.service" in command
     assert "inspect --format '{{.Image}}' vllm-serve" in command
     assert spec.image in command
+
+
+def test_router_membership_is_matched_by_host_and_port() -> None:
+    from vllm_fleet.monitoring.status import _membership, _router_row
+
+    router = HostStatus(host="router-01", role="routers")
+    _router_row(router, {"http://10.0.0.11:8000": "healthy", "http://10.0.0.12:8000": "unhealthy"})
+    assert router.differences == ["worker http://10.0.0.12:8000 unhealthy"]
+    serving = HostStatus(host="h200-02", role="serving")
+    _membership(serving, "http://10.0.0.12:8000", {"router-01": router.router_workers})
+    assert serving.routers == {"router-01": "unhealthy"}
+    assert serving.differences == ["router-01 marks it unhealthy"]
+    absent = HostStatus(host="h200-03", role="serving")
+    _membership(absent, "http://10.0.0.13:8000", {"router-01": router.router_workers})
+    assert absent.routers == {}
+    unreachable = HostStatus(host="router-02", role="routers")
+    _router_row(unreachable, None)
+    assert unreachable.differences == ["router metrics do not answer"]

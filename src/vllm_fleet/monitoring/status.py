@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import HostSettings, settings_for
-from vllm_fleet.monitoring.fleet import ROUTER_GROUP, monitored_units
+from vllm_fleet.monitoring.fleet import MONITORING_GROUP, ROUTER_GROUP, monitored_units
 from vllm_fleet.monitoring.fleet import FleetHost as _FleetHost
 from vllm_fleet.serving.inventory import HostData, load_inventory, pyinfra_inventory
 from vllm_fleet.serving.plan import SECRET_ENV_NAMES, Planner
@@ -35,6 +36,8 @@ from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.smoke.metrics import parse_metrics, total
 
 HTTP_TIMEOUT_S = 5.0
+# Debian's prometheus package's unit, on hosts of the monitoring group.
+PROMETHEUS_UNIT = "prometheus.service"
 CONNECT_TIMEOUT_S = 5
 # What a unit header says (vllm_fleet.serving.units._header): "# from <file>, profile <p>. Do..."
 _PROFILE_SED = r"s/^# from .*, profile \([^.]*\)\. Do not edit.*/\1/p"
@@ -251,6 +254,8 @@ def fleet_status(inventory: Path, manifest_dir: Path) -> list[HostStatus]:
         rows[host.name], specs[host.name], settings[host.name] = _plan_row(planner, host)
         if settings[host.name] is not None:
             units = monitored_units(_FleetHost(host.name, host.groups, settings[host.name]))
+            if MONITORING_GROUP in host.groups:
+                units.append(PROMETHEUS_UNIT)
             commands[host.name] = probe_command(settings[host.name], specs[host.name], units)
     router_names = [h.name for h in hosts if ROUTER_GROUP in h.groups and settings[h.name]]
     with ThreadPoolExecutor(max_workers=8) as pool, \
@@ -280,7 +285,7 @@ def fleet_status(inventory: Path, manifest_dir: Path) -> list[HostStatus]:
 def _plan_row(planner: Planner, host: HostData):
     try:
         settings = settings_for(host)
-    except Exception as err:  # bad data: the row says so, other hosts are still read
+    except FleetError as err:  # bad data: the row says so, other hosts are still read
         return HostStatus(host=host.name, role="?", differences=[f"host data: {err}"]), None, None
     role = ("serving" if settings.model else ROUTER_GROUP if ROUTER_GROUP in host.groups
             else ",".join(g for g in host.groups if not g.startswith("_")) or "-")
@@ -331,6 +336,8 @@ def _membership(row: HostStatus, url: str, routers: dict[str, dict[str, str] | N
         for worker, health in (workers or {}).items():
             if _host_port(worker) == wanted:
                 row.routers[router] = health
+                if health != "healthy":
+                    row.differences.append(f"{router} marks it {health}")
 
 
 def _host_port(url: str) -> tuple[str | None, int | None]:
