@@ -3,15 +3,16 @@
 - targets up (of all Prometheus scrapes);
 - seconds from the vLLM unit stopping to VllmEndpointDown pending, and to firing (its `for: 1m`
   on a 5 s scrape/evaluation interval);
-- `invoke status` wall time (median of 5 runs) over the inventory's hosts;
+- `invoke status` wall time (median of 5 runs) for 3 hosts: until the multi-host sandbox, three
+  inventory hosts that are the one sandbox host (three SSH sessions and three sets of HTTP
+  reads), or the hosts of --status-inventory;
 - Prometheus's resident memory on the monitoring host.
 
     flock /tmp/vllm-fleet-docker.lock .venv/bin/python benchmarks/monitoring.py [--keep]
 
 It runs the demo (build, sandbox host, deploy, smoke), makes the sandbox host its own monitoring
 host (vllm_fleet.local.monitoring), deploys deploy/monitoring.py, measures, and removes the
-sandbox unless --keep. The one-host sandbox has one serving host: the status time is for one
-host; pass another inventory with --status-inventory to time more.
+sandbox unless --keep.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def measure(status_inventory: str | None) -> dict:
     monitoring.wait_for(lambda: set(monitoring.target_health().values()) == {"up"}, 120,
                         "every target up")
     health = monitoring.target_health()
-    timed = Path(status_inventory) if status_inventory else inventory
+    timed = Path(status_inventory) if status_inventory else monitoring.same_host_inventory(
+        Path(tempfile.mkdtemp(prefix="three-")), 3)
     hosts = len(json.loads(monitoring.invoke_status(timed, "--json").stdout or "[]"))
     status_s = []
     for _ in range(5):

@@ -117,3 +117,16 @@ def seconds_to_fire(alert: str, stop: Callable[[], None], timeout: float = 300
     firing = wait_for(lambda: alert_state(alert) == "firing", timeout, f"{alert} firing")
     return {"pending_s": round(pending, 1), "firing_s": round(time.monotonic() - started, 1),
             "firing_after_pending_s": round(firing, 1)}
+
+
+def same_host_inventory(folder: Path, count: int) -> Path:
+    """``count`` inventory hosts that are all the one sandbox host (each its own SSH session and
+    HTTP reads): what `invoke status` does for ``count`` hosts, until a multi-host sandbox."""
+    shutil.copytree(INVENTORY_DIR / "group_data", folder / "group_data", dirs_exist_ok=True)
+    path = folder / "sandbox.py"
+    path.write_text((INVENTORY_DIR / "sandbox.py").read_text() + (
+        "\n_name, _data = sandbox[0]\n"
+        f"sandbox = [(f'sandbox-{{n}}', {{**_data, 'ssh_hostname': _name,\n"
+        "                                'vllm_url': f'http://{_name}:8000'})\n"
+        f"           for n in range(1, {count + 1})]\n"))
+    return path
