@@ -104,3 +104,42 @@ def test_router_membership_is_matched_by_host_and_port() -> None:
     unreachable = HostStatus(host="router-02", role="routers")
     _router_row(unreachable, None)
     assert unreachable.differences == ["router metrics do not answer"]
+
+
+def test_invoke_status_reads_hosts_through_pyinfras_connector(tmp_path) -> None:
+    """The whole command on a `@fake` host (pyinfra's own connector answers the probe) whose
+    HTTP port is closed: one row, /health unreachable, exit 1 naming the host."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    shutil.copy(MANIFESTS / "cpu-0.32.0.json", manifests / "cpu.json")
+    # The probe is one shell command; the fake connector answers it with its whole output.
+    responses = {"systemctl show": ["unit=vllm-serve.service", "ActiveState=active",
+                                    "NRestarts=0", "profile=cpu", "running_id=sha256:1",
+                                    "planned_id=sha256:1"]}
+    data = {"fake_delay": 0, "fake_delay_jitter": 0, "fake_responses": responses,
+            "gpu_vendor": "none", "gpu_count": 0, "model": "kimi-tiny", "profile": "cpu",
+            "image_target": "cpu", "image_pull": False, "vllm_url": f"http://127.0.0.1:{closed}",
+            "image_manifest_dir": str(manifests)}
+    inventory = tmp_path / "fleet.py"
+    inventory.write_text(f"sandbox = [('@fake/sandbox-1', {data!r})]\n")
+    invoke = Path(sys.executable).parent / "invoke"
+    proc = subprocess.run([str(invoke), "status", "--inventory", str(inventory), "--json",
+                           "--manifest-dir", str(manifests)],
+                          cwd=Path(__file__).parents[2], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert (row["host"], row["reachable"], row["unit_state"]) == ("@fake/sandbox-1", True,
+                                                                   "active")
+    assert row["health"] == "unreachable"
+    assert row["differences"] == ["/health: unreachable"]
+    assert "1 of 1 hosts differ from the plan: @fake/sandbox-1" in proc.stderr
