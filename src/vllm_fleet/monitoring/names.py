@@ -18,6 +18,8 @@ from vllm_fleet.monitoring.promtool import rule_files
 # vLLM's own names carry a `vllm:` prefix; vllm-router's a `vllm_router_` one.
 VLLM_NAME = re.compile(r"\bvllm:[A-Za-z0-9_:]+")
 ROUTER_NAME = re.compile(r"\bvllm_router_[A-Za-z0-9_]+")
+# vLLM's API server also exports prometheus-fastapi-instrumentator's HTTP counters.
+VLLM_HTTP_NAME = re.compile(r"\bhttp_requests_total\b")
 
 
 def rule_expressions(paths: list[Path] | None = None) -> list[str]:
