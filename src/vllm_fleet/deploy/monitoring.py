@@ -60,8 +60,8 @@ def whole_fleet() -> list[FleetHost]:
 def install_node_exporter() -> None:
     """Debian's prometheus-node-exporter, reporting the fleet's units and the weights disk."""
     me = this_host()
-    packages = apt.packages(name="Install prometheus-node-exporter (Debian)",
-                            packages=["prometheus-node-exporter"], update=True, cache_time=3600)
+    apt.packages(name="Install prometheus-node-exporter (Debian)",
+                 packages=["prometheus-node-exporter"], update=True, cache_time=3600)
     defaults = files.put(name="Node exporter arguments (/etc/default/prometheus-node-exporter)",
                          src=io.StringIO(exporters.render_node_exporter_defaults(me)),
                          dest="/etc/default/prometheus-node-exporter", mode="0644")
@@ -73,9 +73,11 @@ def install_node_exporter() -> None:
                   dest=exporters.WEIGHTS_TEXTFILE, mode="0644")
     systemd.service(name="Node exporter running and enabled",
                     service="prometheus-node-exporter.service", running=True, enabled=True)
+    # The package starts the exporter with Debian's empty ARGS before the file above exists, so
+    # a fresh install needs this restart too.
     systemd.service(name="Restart the node exporter for its new arguments",
                     service="prometheus-node-exporter.service", restarted=True,
-                    _if=lambda: defaults.did_change() and not packages.did_change())
+                    _if=defaults.did_change)
 
 
 @deploy("GPU exporter")
