@@ -126,9 +126,11 @@ def test_an_nvidia_host_without_a_pinned_exporter_image_stops_before_any_change(
     result, output = deploy(inventory, "h200-01")
     assert result.returncode != 0
     assert re.search(r"dcgm_exporter_image: missing: @fake/h200-01 has nvidia GPUs", output)
+    assert "--> Beginning operation run" not in output, "stopped only after changing things"
 
 
 def test_basic_auth_without_a_password_is_one_clear_error(tmp_path: Path) -> None:
     result, output = deploy(write_fleet(tmp_path), "monitor-01", password=None)
     assert result.returncode != 0
     assert "set PROMETHEUS_PASSWORD or prometheus_password_file" in output
+    assert "--> Beginning operation run" not in output
