@@ -7,7 +7,7 @@
 
 from invoke import Collection
 
-from vllm_fleet.tasks import bench, demo, evaluate, images, plan, sandbox, smoke
+from vllm_fleet.tasks import bench, demo, evaluate, images, plan, sandbox, smoke, status
 
 ns = Collection()
 # Image pipeline: render, build, push, lint, base-image (top level, as docs/architecture.md
@@ -19,6 +19,9 @@ for task in plan.ns.tasks.values():
     ns.add_task(task)
 # Does a live endpoint work the way clients need it to: invoke smoke --url URL --model NAME.
 for task in smoke.ns.tasks.values():
+    ns.add_task(task)
+# Host by host, does the fleet run what the plan says: invoke status --inventory FILE.
+for task in status.ns.tasks.values():
     ns.add_task(task)
 # Throughput and accuracy against the usage guide: invoke bench, bench.compare, eval.
 ns.add_collection(bench.ns)

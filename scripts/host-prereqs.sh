@@ -17,6 +17,18 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
+# promtool (checks and unit-tests the alert rules) and prometheus (the tests start it on loopback
+# with the generated config) from Debian's `prometheus` package: only the two binaries are
+# unpacked, so the controller does not get a Prometheus service.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) || {
+    apt-get update -qq && (cd "$tmp" && apt-get download -qq prometheus >/dev/null); }
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool ./usr/bin/prometheus
+  install -m 0755 "$tmp/usr/bin/promtool" "$tmp/usr/bin/prometheus" /usr/local/bin/
+  rm -rf "$tmp"
+fi
+
 # The engine: no systemd runs on this kind of machine, so start dockerd in the background
 # unless one already answers. Its log goes beside the project, not to the terminal.
 if ! docker info >/dev/null 2>&1; then

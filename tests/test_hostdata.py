@@ -128,7 +128,7 @@ def test_every_key_the_inventories_set_is_declared(tmp_path: Path) -> None:
     sandbox_inventory.write_text(f"sandbox = [{SandboxHost(1).inventory_entry()!r}]\n")
     hosts = load_inventory(INVENTORY_DIR / "prod.py") + load_inventory(
         sandbox_inventory, [INVENTORY_DIR / "group_data"])
-    assert len(hosts) == 5
+    assert "sandbox-1" in [h.name for h in hosts]
     for host in hosts:
         settings_for(host)  # raises on an undeclared or mistyped key
 

@@ -24,7 +24,8 @@ from vllm_fleet.paths import REPO_ROOT
 pytestmark = pytest.mark.slow
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 ORDER = ["first-deployment", "change-profile", "rotate-hf-token", "replace-failed-host",
-         "failed-start", "router-hosts"]
+         "failed-start", "router-hosts", "alert-fired"]
+SANDBOX_INVENTORY = REPO_ROOT / "inventory" / "sandbox.py"
 SANDBOX = {"INVENTORY": "inventory/sandbox.py", "HOST": "sandbox-1",
            "URL": sandbox.SandboxHost(1).url, "MODEL": "kimi-tiny", "PROFILE": "cpu"}
 

@@ -13,3 +13,9 @@ image = "registry.example.internal/vllm-fleet/rocm:0.32.0"
 
 # The operators' login account (Ubuntu's default) may run amd-smi and rocm-smi without sudo.
 amd_gpu_users = ["ubuntu"]
+
+# deploy/monitoring.py runs AMD's device metrics exporter on these hosts: the image, pinned by
+# digest (a mirror of rocm/device-metrics-exporter). Required before the monitoring deploy
+# touches these hosts.
+# amd_metrics_exporter_image = \
+#     "registry.example.internal/rocm/device-metrics-exporter:<tag>@sha256:<digest>"

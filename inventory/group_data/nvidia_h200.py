@@ -13,3 +13,8 @@ image = "registry.example.internal/vllm-fleet/cuda:0.32.0"
 
 # HGX H200 8-GPU boards are NVSwitch systems: Fabric Manager is required.
 nvidia_nvswitch = True
+
+# deploy/monitoring.py runs NVIDIA's DCGM exporter on these hosts: the image, pinned by digest
+# (`docker buildx imagetools inspect nvcr.io/nvidia/k8s/dcgm-exporter:<tag>` prints it). Required
+# before the monitoring deploy touches these hosts.
+# dcgm_exporter_image = "registry.example.internal/nvidia/k8s/dcgm-exporter:<tag>@sha256:<digest>"

@@ -194,3 +194,24 @@ def user_name(value: str) -> str | None:
     if _USER.match(value):
         return None
     return f"{value!r} is not a user name (useradd: [a-z_][a-z0-9_-]*, at most 32 characters)"
+
+
+def pinned_by_digest(value: str) -> str | None:
+    if re.fullmatch(r"[^\s@]+@sha256:[0-9a-f]{64}", value):
+        return None
+    return f"{value!r} is not pinned by digest; valid: NAME[:TAG]@sha256:<64 hex digits>"
+
+
+def host_port(value: str) -> str | None:
+    address, _, port = value.rpartition(":")
+    if address and port.isdigit() and tcp_port(int(port)) is None:
+        return None
+    return f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9090, 0.0.0.0:9090)"
+
+
+def prometheus_duration(value: str) -> str | None:
+    # Prometheus's duration syntax:
+    # https://prometheus.io/docs/prometheus/latest/configuration/configuration/#duration
+    if re.fullmatch(r"(\d+(ms|s|m|h|d|w|y))+", value):
+        return None
+    return f"{value!r} is not a Prometheus duration (e.g. 30s, 15d, 1w)"

@@ -27,12 +27,15 @@ from vllm_fleet.hostchecks import (
     controller_folder,
     each,
     host_path,
+    host_port,
     image_reference,
     log_size,
     one_of,
     package_name,
     per_flavour,
+    pinned_by_digest,
     plain_name,
+    prometheus_duration,
     secret_file,
     tcp_port,
     unit_name,
@@ -280,6 +283,51 @@ class HostSettings:
     amd_gpu_users: list[str] = key("Accounts that use the GPUs outside containers (render and "
                                    "video groups); root needs none.", [],
                                    check=each(user_name))
+
+    # --- Monitoring (deploy/monitoring.py): every host is scraped, `monitoring` hosts scrape ---
+    scrape_address: str | None = key("The address the monitoring host scrapes this host at. "
+                                     "Unset: its inventory name.", None)
+    node_exporter_port: int = key("prometheus-node-exporter's port on every host (Debian's "
+                                  "default, 9100).", 9100, check=tcp_port)
+    router_metrics_port: int = key("A router's Prometheus port (vllm-router "
+                                   "--prometheus-port; its default is 29000).", 29000,
+                                   check=tcp_port)
+    monitored_units: list[str] = key("systemd units besides the vLLM unit whose state and "
+                                     "restarts the node exporter reports (e.g. a router's).",
+                                     [])
+    dcgm_exporter_image: str | None = key("NVIDIA hosts: the DCGM exporter image, pinned by "
+                                          "digest (a mirror of nvcr.io/nvidia/k8s/dcgm-exporter)."
+                                          " Required to monitor an NVIDIA host.", None,
+                                          check=pinned_by_digest)
+    dcgm_exporter_port: int = key("The DCGM exporter's port (its default, 9400).", 9400,
+                                  check=tcp_port)
+    amd_metrics_exporter_image: str | None = key("AMD hosts: AMD's device metrics exporter image,"
+                                                 " pinned by digest (a mirror of "
+                                                 "rocm/device-metrics-exporter). Required to "
+                                                 "monitor an AMD host.", None,
+                                                 check=pinned_by_digest)
+    amd_metrics_exporter_port: int = key("AMD's device metrics exporter port (its default, "
+                                         "5000).", 5000, check=tcp_port)
+    prometheus_listen_address: str = key("Where Prometheus answers (host:port). Loopback unless "
+                                         "the site opens it, then best with basic auth.",
+                                         "127.0.0.1:9090", check=host_port)
+    prometheus_retention: str = key("How long Prometheus keeps samples "
+                                    "(--storage.tsdb.retention.time).", "15d",
+                                    check=prometheus_duration)
+    prometheus_scrape_interval: str = key("How often every target is scraped (and rules "
+                                          "evaluated).", "15s", check=prometheus_duration)
+    prometheus_basic_auth_user: str | None = key("Set: Prometheus asks for this user and the "
+                                                 "password from PROMETHEUS_PASSWORD or "
+                                                 "prometheus_password_file (bcrypt on the host).",
+                                                 None)
+    prometheus_password_file: str | None = key("File on the controller holding Prometheus's "
+                                               "basic-auth password (else PROMETHEUS_PASSWORD).",
+                                               None, check=secret_file)
+    grafana_image: str | None = key("Monitoring hosts: Grafana's image, pinned by digest (Grafana"
+                                    " is not in Debian). Unset: the dashboards are installed as "
+                                    "files only.", None, check=pinned_by_digest)
+    grafana_listen_address: str = key("Where Grafana answers (host:port).", "127.0.0.1:3000",
+                                      check=host_port)
 
     # --- Site inputs for runtime = venv (copied to the host before pip runs) ---
     site_ca_bundle: str | None = key("A TLS-re-signing proxy's CA bundle, on the controller.",

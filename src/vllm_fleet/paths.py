@@ -37,6 +37,7 @@ SMOKE_DIR = REPO_ROOT / "smoke"
 BUILD_DIR = REPO_ROOT / "build"
 MANIFEST_DIR = BUILD_DIR / "images"
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+MONITORING_DIR = REPO_ROOT / "monitoring"
 
 
 def output_folder(path: Path | str, option: str) -> Path:

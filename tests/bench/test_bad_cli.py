@@ -20,7 +20,7 @@ from .conftest import InvokeTask
 # Every task `invoke --list` shows (tasks.py wires them), including the ones with positional
 # arguments, which invoke 3.0.3 used to run with "--help" as their value.
 TASKS = ["base-image", "build", "demo", "lint", "plan", "push", "render", "smoke", "bench",
-         "bench.compare", "eval", "sandbox.down", "sandbox.up"]
+         "bench.compare", "eval", "sandbox.down", "sandbox.up", "status"]
 
 
 def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -143,3 +143,25 @@ class GroupIds(FactBase):
             if len(parts) >= 3 and parts[2].isdigit():
                 ids[parts[0]] = int(parts[2])
         return ids
+
+
+class MountPoint(FactBase):
+    """The mount point of the filesystem that holds ``path`` (its nearest existing parent)."""
+
+    def command(self, path: str) -> str:
+        return (f"p={shlex.quote(path)}; while [ ! -e \"$p\" ]; do p=$(dirname \"$p\"); done; "
+                "df -P \"$p\" | awk 'NR==2 {print $6}'")
+
+    def process(self, output: list[str]) -> str | None:
+        text = "".join(output).strip()
+        return text if text.startswith("/") else None
+
+
+class FileText(FactBase):
+    """A small text file's contents on the host, or None when it is absent."""
+
+    def command(self, path: str) -> str:
+        return f"cat {shlex.quote(path)} 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> str | None:
+        return "\n".join(output) if output else None

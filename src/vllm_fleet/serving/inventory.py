@@ -141,6 +141,14 @@ def _check_group_conflicts(host: Any, inventory_file: str, group_files: GroupFil
                                   f"{value!r}); pyinfra would silently use {group!r}'s: set it "
                                   "in one group, or in the host's own data")
             seen.setdefault(key, (group, value))
+def pyinfra_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()) -> Any:
+    """The inventory file as a ``pyinfra.api.Inventory`` (for code that connects through
+    pyinfra's API, e.g. `invoke status`), loaded by the same rules as ``load_inventory``."""
+    inventory_path = Path(path)
+    if not inventory_path.is_file():
+        raise ConfigError(display_path(inventory_path), "", "inventory file not found")
+    folders = [inventory_path.parent / "group_data", *map(Path, group_data_dirs)]
+    return _pyinfra_inventory(inventory_path, display_path(inventory_path), folders)
 
 
 def select_host(hosts: list[HostData], name: str, inventory: str) -> HostData:

@@ -39,8 +39,8 @@ def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=Fal
     Secrets appear only as where they come from (HF_TOKEN / VLLM_API_KEY are checked for
     presence on this machine, never read). Nothing connects to a host.
     """
-    env_names = secrets_present()
     try:
+        env_names = secrets_present()
         plans = plan_inventory(
             inventory,
             host,
