@@ -135,7 +135,7 @@ def test_an_empty_key_is_refused_and_auth_stays(deployment: Deployment) -> None:
     assert re.search(r"--> pyinfra error.*VLLM_API_KEY is set but empty on this machine",
                      refused.stdout), refused.stdout[-2000:]
     assert "--> Beginning operation run" not in refused.stdout
-    assert chat("").status_code == 401 and chat(deployment.api_key).status_code == 200
+    assert chat("wrong-key").status_code == 401 and chat(deployment.api_key).status_code == 200
 
 
 def test_a_changed_spec_restarts_once(deployment: Deployment, host) -> None:
