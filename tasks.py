@@ -1,8 +1,8 @@
 """vllm-fleet's commands. Each collection lives in src/vllm_fleet/tasks/; this file only wires.
 
-    invoke --list            every task
-    invoke render --target cpu
-    invoke build --target cpu --base-image vllm-fleet-local/debian:bookworm
+invoke --list            every task
+invoke render --target cpu
+invoke build --target cpu --base-image vllm-fleet-local/debian:bookworm
 """
 
 from invoke import Collection

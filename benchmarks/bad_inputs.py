@@ -39,15 +39,35 @@ from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.secretnames import secrets_present
 
 MANIFESTS = REPO_ROOT / "tests" / "fixtures" / "manifests"
-HOSTILE_STRINGS = ["", "   ", "a\nb", "a\x00b", "$(id)", "a;b", "a b", "../x", "x/..", "rel/dir",
-                   "x" * 10_000]
+HOSTILE_STRINGS = [
+    "",
+    "   ",
+    "a\nb",
+    "a\x00b",
+    "$(id)",
+    "a;b",
+    "a b",
+    "../x",
+    "x/..",
+    "rel/dir",
+    "x" * 10_000,
+]
 WRONG_TYPES = [None, True, 1.5, [], {}]
 NUMBERS = [-1, 0, 22, 70_000, 10**12]
 # Values that look hostile but are valid: the empty PyPI mirror means PyPI (its default).
 VALID = {("site_pip_index_url", "")}
 FLAG_NAMES = ["api-key", "hf-token", "Bad Name", "--port", "port", "served-model-name"]
-ENV_NAMES = ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY", "VLLM_API_KEY",
-             "S3_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "MY_DB_PASSWORD", "1BAD", "HF_HOME"]
+ENV_NAMES = [
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "OPENAI_API_KEY",
+    "VLLM_API_KEY",
+    "S3_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "MY_DB_PASSWORD",
+    "1BAD",
+    "HF_HOME",
+]
 CLI = [
     ["smoke", "--url", "http://127.0.0.1:9", "--model", "m", "--wait", "abc"],
     ["smoke", "--url", "http://127.0.0.1:9", "--model", "m", "--wait", "nan"],
@@ -64,8 +84,21 @@ CLI = [
     ["plan", "--inventory", "no/such.py"],
     ["render", "--target", "tpu"],
 ]
-HELP_TASKS = ["base-image", "build", "demo", "lint", "plan", "push", "render", "smoke", "bench",
-              "bench.compare", "eval", "sandbox.down", "sandbox.up"]
+HELP_TASKS = [
+    "base-image",
+    "build",
+    "demo",
+    "lint",
+    "plan",
+    "push",
+    "render",
+    "smoke",
+    "bench",
+    "bench.compare",
+    "eval",
+    "sandbox.down",
+    "sandbox.up",
+]
 
 
 @dataclasses.dataclass
@@ -76,8 +109,13 @@ class Outcome:
 
 
 def hostile(value: object) -> bool:
-    return isinstance(value, str) and (value.strip() != value or value == "" or any(
-        c in value for c in "\n\x00$; ") or ".." in value.split("/") or len(value) > 1000)
+    return isinstance(value, str) and (
+        value.strip() != value
+        or value == ""
+        or any(c in value for c in "\n\x00$; ")
+        or ".." in value.split("/")
+        or len(value) > 1000
+    )
 
 
 def host_cases(base: HostData) -> list[tuple[str, str, object]]:
@@ -94,8 +132,10 @@ def host_cases(base: HostData) -> list[tuple[str, str, object]]:
             values += [[s] for s in HOSTILE_STRINGS[:8]]
         cases += [(f"{field.name}={v!r:.40}", field.name, v) for v in values]
     cases += [(f"serve_flags.{n}", "serve_flags", {n: "x"}) for n in FLAG_NAMES]
-    cases += [(f"serve_flags value {s!r:.20}", "serve_flags", {"chat-template": s})
-              for s in HOSTILE_STRINGS[2:6]]
+    cases += [
+        (f"serve_flags value {s!r:.20}", "serve_flags", {"chat-template": s})
+        for s in HOSTILE_STRINGS[2:6]
+    ]
     cases += [(f"serve_env.{n}", "serve_env", {n: "x"}) for n in ENV_NAMES]
     cases += [(f"serve_env value {s!r:.20}", "serve_env", {"FOO": s}) for s in HOSTILE_STRINGS[2:6]]
     return cases
@@ -103,8 +143,7 @@ def host_cases(base: HostData) -> list[tuple[str, str, object]]:
 
 def try_host(planner: Planner, base: HostData, case: str, key: str, value: object) -> Outcome:
     data = {**base.data, key: value}
-    host = HostData(base.name, data, {**base.sources, key: "inventory/bad.py"},
-                    base.default_source)
+    host = HostData(base.name, data, {**base.sources, key: "inventory/bad.py"}, base.default_source)
     try:
         planner.spec(host)
     except FleetError as err:
@@ -150,7 +189,8 @@ def run_invoke(args: list[str]) -> tuple[int, str, str]:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             Program(namespace=module.ns, name="invoke", binary="inv[oke]").run(
-                ["invoke", *args], exit=True)
+                ["invoke", *args], exit=True
+            )
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except Exception:
@@ -174,8 +214,13 @@ def try_cli() -> list[Outcome]:
     for task in HELP_TASKS:
         code, stdout, err = run_invoke([task, "--help"])
         ok = code == 0 and stdout.startswith("Usage:") and not err
-        out.append(Outcome(f"{task} --help", "clear" if ok else "traceback" if "Traceback"
-                           in err else "wrongly accepted", (err or stdout)[:120]))
+        out.append(
+            Outcome(
+                f"{task} --help",
+                "clear" if ok else "traceback" if "Traceback" in err else "wrongly accepted",
+                (err or stdout)[:120],
+            )
+        )
     return out
 
 
@@ -185,7 +230,8 @@ def main() -> int:
     args = parser.parse_args()
     os.chdir(REPO_ROOT)
     base = {h.name: h for h in load_inventory(INVENTORY_DIR / "prod.py")}[
-        "h200-01.example.internal"]
+        "h200-01.example.internal"
+    ]
     planner = Planner(manifest_dir=MANIFESTS)
     outcomes = [try_host(planner, base, *case) for case in host_cases(base)]
     outcomes += try_env()

@@ -36,8 +36,9 @@ def timed_install(pip: Path, requirement: str, no_cache: bool) -> float:
 
 
 def disk_usage(path: Path) -> str:
-    return subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True,
-                          check=True).stdout.split()[0]
+    return subprocess.run(
+        ["du", "-sh", str(path)], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
 
 
 def main() -> None:

@@ -39,17 +39,24 @@ COMPILE = 'serve_flags={"enforce-eager": false}'
 
 def deploy(*extra: str) -> float:
     started = time.monotonic()
-    proc = subprocess.run([PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *extra],
-                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+    proc = subprocess.run(
+        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *extra],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"deploy {' '.join(extra)} failed:\n{proc.stdout[-3000:]}")
     return time.monotonic() - started
 
 
 def on_host(script: str) -> None:
-    subprocess.run(["docker", "exec", sandbox.SandboxHost(1).container, "sh", "-c", script],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "exec", sandbox.SandboxHost(1).container, "sh", "-c", script],
+        check=True,
+        capture_output=True,
+    )
 
 
 def ready_after(start: str) -> float:
@@ -82,8 +89,10 @@ def main() -> None:
         on_host("systemctl stop vllm-serve && rm -rf /var/lib/vllm-fleet/vllm-cache/*")
         cold = ready_after("systemctl start vllm-serve")
         warm = ready_after("systemctl restart vllm-serve")
-        rows += [("first start, empty compile cache", cold),
-                 ("restart, persisted compile cache", warm)]
+        rows += [
+            ("first start, empty compile cache", cold),
+            ("restart, persisted compile cache", warm),
+        ]
     finally:
         sandbox.down(log=lambda _line: None)
     for name, seconds in rows:

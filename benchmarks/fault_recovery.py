@@ -45,9 +45,14 @@ PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 
 def deploy(api_key: str) -> None:
     env = {**os.environ, "VLLM_API_KEY": api_key}
-    proc = subprocess.run([PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y"],
-                          cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"deploy failed:\n{proc.stdout[-3000:]}")
 
@@ -67,15 +72,23 @@ def report(results: dict, spec) -> None:
         runs = results[name]
         times = [r["healthy_after_s"] for r in runs]
         beyond = [r["healthy_after_s"] - r["one_start_s"] - delay for r in runs]
-        print(f"{name}: healthy again after {statistics.median(times):.1f} s median (runs: "
-              f"{', '.join(f'{t:.1f}' for t in times)}); beyond restart delay ({delay} s) + "
-              f"one start: {statistics.median(beyond):.1f} s median (goal <= 10 s"
-              + (f"; includes the watchdog's detection, up to {detect} s" if name == "sigstop"
-                 else "") + ")")
+        print(
+            f"{name}: healthy again after {statistics.median(times):.1f} s median (runs: "
+            f"{', '.join(f'{t:.1f}' for t in times)}); beyond restart delay ({delay} s) + "
+            f"one start: {statistics.median(beyond):.1f} s median (goal <= 10 s"
+            + (
+                f"; includes the watchdog's detection, up to {detect} s"
+                if name == "sigstop"
+                else ""
+            )
+            + ")"
+        )
     shares = [r["share_completed"] for r in results["restart_during_streams"]]
     in_flight = sum(r["in_flight_at_restart"] for r in results["restart_during_streams"])
-    print(f"restart during streams: {sum(shares) / len(shares):.0%} of streams completed intact "
-          f"({in_flight} in flight at the restarts)")
+    print(
+        f"restart during streams: {sum(shares) / len(shares):.0%} of streams completed intact "
+        f"({in_flight} in flight at the restarts)"
+    )
 
 
 def main() -> None:

@@ -43,12 +43,15 @@ def deploy(*hosts: str) -> float:
     """One `pyinfra inventory/sandbox.py deploy/serve.py` (limited to ``hosts`` if given)."""
     limits = [arg for name in hosts for arg in ("--limit", name)]
     started = time.monotonic()
-    proc = subprocess.run([PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *limits],
-                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+    proc = subprocess.run(
+        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *limits],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if proc.returncode != 0:
-        raise SystemExit(f"deploy {' '.join(hosts) or 'every host'} failed:\n"
-                         f"{proc.stdout[-3000:]}")
+        raise SystemExit(f"deploy {' '.join(hosts) or 'every host'} failed:\n{proc.stdout[-3000:]}")
     return time.monotonic() - started
 
 
@@ -61,20 +64,29 @@ def main() -> None:
     rows: list[tuple[str, float]] = []
     try:
         rows.append(("sandbox.up --hosts 1 (clean)", timed(lambda: sandbox.up(1, log=quiet))))
-        rows.append(("push to an empty registry",
-                     timed(lambda: push_target("cpu", registry.LOCAL_ADDRESS, log=quiet))))
-        rows.append(("push again (nothing new)",
-                     timed(lambda: push_target("cpu", registry.LOCAL_ADDRESS, log=quiet))))
+        rows.append(
+            (
+                "push to an empty registry",
+                timed(lambda: push_target("cpu", registry.LOCAL_ADDRESS, log=quiet)),
+            )
+        )
+        rows.append(
+            (
+                "push again (nothing new)",
+                timed(lambda: push_target("cpu", registry.LOCAL_ADDRESS, log=quiet)),
+            )
+        )
         rows.append(("first deploy, 1 host", deploy()))
         rows.append(("sandbox.up --hosts 4 (adds 3)", timed(lambda: sandbox.up(4, log=quiet))))
-        rows.append(("first deploy, 3 hosts",
-                     deploy("sandbox-2", "sandbox-3", "sandbox-4")))
+        rows.append(("first deploy, 3 hosts", deploy("sandbox-2", "sandbox-3", "sandbox-4")))
         one, four = [], []
         for _ in range(repeat):  # interleaved, so both see the same machine load
             one.append(deploy("sandbox-1"))
             four.append(deploy())
-        rows += [("no-op redeploy, 1 host (median)", statistics.median(one)),
-                 ("no-op redeploy, 4 hosts (median)", statistics.median(four))]
+        rows += [
+            ("no-op redeploy, 1 host (median)", statistics.median(one)),
+            ("no-op redeploy, 4 hosts (median)", statistics.median(four)),
+        ]
     finally:
         sandbox.down(log=quiet)
     for name, seconds in rows:

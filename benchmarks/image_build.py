@@ -57,8 +57,10 @@ def main() -> None:
 
     print(f"{'run':42} {'seconds':>8} {'steps':>6} {'cached':>7} {'size GB':>8}")
     for name, result in rows:
-        print(f"{name:42} {result.seconds:8.1f} {result.steps:6d} {result.cached_steps:7d} "
-              f"{size_gb(result.image_id):8.2f}")
+        print(
+            f"{name:42} {result.seconds:8.1f} {result.steps:6d} {result.cached_steps:7d} "
+            f"{size_gb(result.image_id):8.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -50,11 +50,15 @@ def measure(status_inventory: str | None) -> dict:
     if deployed.returncode != 0:
         raise SystemExit(deployed.stdout[-4000:])
     first_deploy_s = time.monotonic() - started
-    monitoring.wait_for(lambda: set(monitoring.target_health().values()) == {"up"}, 120,
-                        "every target up")
+    monitoring.wait_for(
+        lambda: set(monitoring.target_health().values()) == {"up"}, 120, "every target up"
+    )
     health = monitoring.target_health()
-    timed = Path(status_inventory) if status_inventory else monitoring.same_host_inventory(
-        Path(tempfile.mkdtemp(prefix="three-")), 3)
+    timed = (
+        Path(status_inventory)
+        if status_inventory
+        else monitoring.same_host_inventory(Path(tempfile.mkdtemp(prefix="three-")), 3)
+    )
     hosts = len(json.loads(monitoring.invoke_status(timed, "--json").stdout or "[]"))
     status_s = []
     for _ in range(5):
@@ -63,18 +67,25 @@ def measure(status_inventory: str | None) -> dict:
         status_s.append(time.monotonic() - started)
     rss = monitoring.prometheus_rss_bytes()
     alert = monitoring.seconds_to_fire(
-        "VllmEndpointDown", lambda: monitoring.on_host("systemctl", "stop", "vllm-serve"))
+        "VllmEndpointDown", lambda: monitoring.on_host("systemctl", "stop", "vllm-serve")
+    )
     monitoring.on_host("systemctl", "start", "vllm-serve")
-    monitoring.wait_for(lambda: httpx.get("http://127.0.0.1:8000/health", timeout=5)
-                        .status_code == 200, 300, "vLLM healthy again")
+    monitoring.wait_for(
+        lambda: httpx.get("http://127.0.0.1:8000/health", timeout=5).status_code == 200,
+        300,
+        "vLLM healthy again",
+    )
     return {
         "first_monitoring_deploy_s": round(first_deploy_s, 1),
         "targets_up": f"{sum(h == 'up' for h in health.values())}/{len(health)}",
         "targets": health,
         "scrape_interval": monitoring.SCRAPE_INTERVAL,
         "unit_stop_to_alert": alert,
-        "invoke_status": {"hosts": hosts, "median_s": round(statistics.median(status_s), 2),
-                          "runs_s": [round(s, 2) for s in status_s]},
+        "invoke_status": {
+            "hosts": hosts,
+            "median_s": round(statistics.median(status_s), 2),
+            "runs_s": [round(s, 2) for s in status_s],
+        },
         "prometheus_rss_mib": round(rss / 2**20, 1),
     }
 

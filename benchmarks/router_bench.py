@@ -38,8 +38,11 @@ from vllm_fleet.local.tinymodel import build_tiny_model
 from vllm_fleet.paths import BUILD_DIR
 from vllm_fleet.smoke import run_smoke
 
-FIGURES = (("mean_ttft_ms", "mean TTFT (ms)"), ("median_ttft_ms", "median TTFT (ms)"),
-           ("output_throughput", "output tok/s"))
+FIGURES = (
+    ("mean_ttft_ms", "mean TTFT (ms)"),
+    ("median_ttft_ms", "median TTFT (ms)"),
+    ("output_throughput", "output tok/s"),
+)
 
 
 def smoke_through(router: LocalRouter) -> None:
@@ -53,9 +56,12 @@ def smoke_through(router: LocalRouter) -> None:
 def bench_pair(direct: str, router: LocalRouter, image: str, model_dir: Path) -> None:
     preset = get_preset("small")
     with tempfile.TemporaryDirectory() as out:
-        runs = {name: run_bench(url, SERVED_NAME, preset, Path(out), image,
-                                tokenizer=str(model_dir), label=name).result
-                for name, url in (("direct", direct), ("router", router.url))}
+        runs = {
+            name: run_bench(
+                url, SERVED_NAME, preset, Path(out), image, tokenizer=str(model_dir), label=name
+            ).result
+            for name, url in (("direct", direct), ("router", router.url))
+        }
     for key, label in FIGURES:
         d, r = runs["direct"].value(key), runs["router"].value(key)
         print(f"  {label:<18} direct {d:9.2f}  router {r:9.2f}  ({(r - d) / d * 100:+.1f}%)")
@@ -79,14 +85,22 @@ def failover(router: LocalRouter, victim, requests: int) -> None:
     victim_url = victim.url
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    body = {"model": SERVED_NAME, "messages": [{"role": "user", "content": "What is 2+2?"}],
-            "max_tokens": 64, "temperature": 0}
+    body = {
+        "model": SERVED_NAME,
+        "messages": [{"role": "user", "content": "What is 2+2?"}],
+        "max_tokens": 64,
+        "temperature": 0,
+    }
     with httpx.Client(timeout=120) as client:
         for i in range(requests):
             if i == requests // 3:
-                threading.Thread(target=lambda: (stopped_at.append(time.monotonic()),
-                                                 victim.container.stop(timeout=30)),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=lambda: (
+                        stopped_at.append(time.monotonic()),
+                        victim.container.stop(timeout=30),
+                    ),
+                    daemon=True,
+                ).start()
             response = client.post(f"{router.url}/v1/chat/completions", json=body)
             if response.status_code != 200:
                 failures.append(f"{response.status_code} {response.text[:120]}")
@@ -95,9 +109,11 @@ def failover(router: LocalRouter, victim, requests: int) -> None:
     for failure in failures[:5]:
         print(f"    {failure}")
     if out_at:
-        print(f"  the stopped host stayed in rotation {out_at[0] - stopped_at[0]:.1f} s after "
-              f"`docker stop` began (interval {router.spec.settings.router_health_interval_s} s "
-              f"x {router.spec.settings.router_health_failures} failures)")
+        print(
+            f"  the stopped host stayed in rotation {out_at[0] - stopped_at[0]:.1f} s after "
+            f"`docker stop` began (interval {router.spec.settings.router_health_interval_s} s "
+            f"x {router.spec.settings.router_health_failures} failures)"
+        )
     else:
         print("  the stopped host was still in rotation 120 s later")
 
@@ -106,9 +122,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", help="cpu serving image (default: the newest vllm-fleet/cpu)")
     parser.add_argument("--requests", type=int, default=60, help="requests in the failover run")
-    parser.add_argument("--policy", default="cache_aware",
-                        help="vllm-router --policy (cache_aware first asks the worker to render "
-                             "each request: POST /v1/.../render)")
+    parser.add_argument(
+        "--policy",
+        default="cache_aware",
+        help="vllm-router --policy (cache_aware first asks the worker to render "
+        "each request: POST /v1/.../render)",
+    )
     args = parser.parse_args()
     image = args.image or newest_cpu_image()
     model_dir = build_tiny_model(image, BUILD_DIR / "kimi-tiny")
@@ -119,8 +138,10 @@ def main() -> None:
         print(f"image {image}; hosts {[s.url for s in servers]}")
         with LocalRouter.start([s.url for s in servers], policy=args.policy) as router:
             print(f"policy {args.policy}")
-            print(f"router {router.url}: both workers added "
-                  f"{router.wait_for_workers(2):.1f} s after it started")
+            print(
+                f"router {router.url}: both workers added "
+                f"{router.wait_for_workers(2):.1f} s after it started"
+            )
             smoke_through(router)
             bench_pair(servers[0].url, router, image, model_dir)
             failover(router, servers[1], args.requests)

@@ -74,12 +74,18 @@ def main() -> None:
         colds.append(cold)
         waits.append(waited)
         readies += ready
-        print(f"start {start}: --wait suite {cold:.1f} s (waiting {waited:.1f} s, checks "
-              f"{cold - waited:.2f} s); ready suite {', '.join(f'{s:.2f}' for s in ready)} s")
-    print(f"full suite, ready server: median {statistics.median(readies):.2f} s "
-          f"(min {min(readies):.2f}, max {max(readies):.2f}, n={len(readies)})")
-    print(f"full suite with --wait, server not yet ready: median {statistics.median(colds):.1f} s "
-          f"(of which waiting for /health {statistics.median(waits):.1f} s; n={len(colds)})")
+        print(
+            f"start {start}: --wait suite {cold:.1f} s (waiting {waited:.1f} s, checks "
+            f"{cold - waited:.2f} s); ready suite {', '.join(f'{s:.2f}' for s in ready)} s"
+        )
+    print(
+        f"full suite, ready server: median {statistics.median(readies):.2f} s "
+        f"(min {min(readies):.2f}, max {max(readies):.2f}, n={len(readies)})"
+    )
+    print(
+        f"full suite with --wait, server not yet ready: median {statistics.median(colds):.1f} s "
+        f"(of which waiting for /health {statistics.median(waits):.1f} s; n={len(colds)})"
+    )
 
 
 if __name__ == "__main__":

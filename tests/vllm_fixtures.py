@@ -56,10 +56,13 @@ KIMI_PARSER_ARGS: tuple[str, ...] = flag_args(MODEL.flags)
 # The good server, as the deploy serves kimi-tiny.
 GOOD_SERVER_ARGS: tuple[str, ...] = BASE_ARGS + KIMI_PARSER_ARGS
 # The profile's environment, plus what the deploy adds (offline) and no telemetry.
-SERVER_ENV: dict[str, str] = {**{k: str(s.value) for k, s in MODEL.env.items()},
-                              **{k: str(s.value) for k, s in PROFILE.env.items()},
-                              "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1",
-                              "DO_NOT_TRACK": "1"}
+SERVER_ENV: dict[str, str] = {
+    **{k: str(s.value) for k, s in MODEL.env.items()},
+    **{k: str(s.value) for k, s in PROFILE.env.items()},
+    "HF_HUB_OFFLINE": "1",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+}
 START_TIMEOUT = 300.0  # ready in 16-35 s alone; far more while images build beside it
 
 
@@ -89,8 +92,7 @@ class VllmServer:
         while time.monotonic() - started < timeout:
             self.container.reload()
             if self.container.status not in ("created", "running"):
-                raise ServerFailed(f"vLLM container {self.container.name} exited:\n"
-                                   f"{self.logs()}")
+                raise ServerFailed(f"vLLM container {self.container.name} exited:\n{self.logs()}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{self.url}/health", timeout=5).status_code == 200:
                     return time.monotonic() - started
@@ -105,9 +107,13 @@ class VllmServer:
 StartServer = Callable[..., VllmServer]
 
 
-def start_server(client: docker.DockerClient, image: str, model_dir: Path,
-                 args: Sequence[str] = GOOD_SERVER_ARGS,
-                 env: dict[str, str] | None = None) -> VllmServer:
+def start_server(
+    client: docker.DockerClient,
+    image: str,
+    model_dir: Path,
+    args: Sequence[str] = GOOD_SERVER_ARGS,
+    env: dict[str, str] | None = None,
+) -> VllmServer:
     """``docker run`` the tiny model with ``args``; returns at once (not waiting for ready)."""
     container = client.containers.run(
         image,
@@ -125,8 +131,9 @@ def start_server(client: docker.DockerClient, image: str, model_dir: Path,
     except (KeyError, IndexError, TypeError):
         log = container.logs(tail=40).decode(errors="replace")
         container.remove(force=True)
-        raise ServerFailed(f"no published port for {container.name} ({container.status}):\n"
-                           f"{log}") from None
+        raise ServerFailed(
+            f"no published port for {container.name} ({container.status}):\n{log}"
+        ) from None
     return VllmServer(container, f"http://127.0.0.1:{host_port}", tuple(args), env or {})
 
 
@@ -145,8 +152,12 @@ def vllm_server(cpu_image: str, tiny_model_dir: Path) -> Iterator[StartServer]:
     client = engine()
     started: list[VllmServer] = []
 
-    def start(args: Sequence[str] = GOOD_SERVER_ARGS, *, env: dict[str, str] | None = None,
-              ready: bool = True) -> VllmServer:
+    def start(
+        args: Sequence[str] = GOOD_SERVER_ARGS,
+        *,
+        env: dict[str, str] | None = None,
+        ready: bool = True,
+    ) -> VllmServer:
         server = start_server(client, cpu_image, tiny_model_dir, args, env)
         started.append(server)
         if ready:

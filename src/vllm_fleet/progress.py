@@ -56,9 +56,15 @@ class Progress:
     + width: the terminal's width for the status line (default: asked of the terminal)
     """
 
-    def __init__(self, out: TextIO | None = None, *, terminal: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic, width: int | None = None,
-                 heartbeat: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        terminal: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        width: int | None = None,
+        heartbeat: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.out = out if out is not None else sys.stdout
         self.terminal = _is_terminal(self.out) if terminal is None else terminal
         self.clock = clock
@@ -119,9 +125,11 @@ class Progress:
                 self._redraw()
             elif self._what() and now - self._last_output >= self.heartbeat:
                 self._last_output = now
-                self._write(f"  ... {self._what()}: still running, {elapsed(now - self._since)}"
-                            + (f" (last output: {shorten(self._detail, 100)})"
-                               if self._detail else "") + "\n")
+                self._write(
+                    f"  ... {self._what()}: still running, {elapsed(now - self._since)}"
+                    + (f" (last output: {shorten(self._detail, 100)})" if self._detail else "")
+                    + "\n"
+                )
 
     def done(self) -> None:
         """Take the status line off the terminal (plain output needs nothing)."""
@@ -168,15 +176,23 @@ class Progress:
         self.out.flush()
 
 
-def stream_command(argv: list[str], on_line: Callable[[str], None], *,
-                   cwd: Path | None = None) -> int:
+def stream_command(
+    argv: list[str], on_line: Callable[[str], None], *, cwd: Path | None = None
+) -> int:
     """Run ``argv`` with stdout and stderr merged, hand each line to ``on_line`` as soon as it
     is printed, and return the exit code. The child's Python output is unbuffered
     (PYTHONUNBUFFERED), so a pyinfra run's operations arrive as they happen, not at exit."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, errors="replace",
-                          bufsize=1) as proc:
+    with subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    ) as proc:
         for line in proc.stdout or []:
             on_line(line.rstrip("\n"))
         return proc.wait()

@@ -21,16 +21,23 @@ def pyinfra_executable() -> str:
     return str(Path(sys.executable).parent / "pyinfra")
 
 
-def run_command_fact(inventory: Path | str, host: str, command: str,
-                     timeout: float = 60.0) -> str:
+def run_command_fact(inventory: Path | str, host: str, command: str, timeout: float = 60.0) -> str:
     """Run the shell ``command`` on ``host`` of ``inventory`` over pyinfra's connection (its
     SSH connector and the host's ssh_* data) and return its output.
 
     pyinfra's ``server.Command`` fact with ``--json`` prints nothing on stdout but a JSON object
     ``{fact: {host: output}}``, so the output needs no scraping of pyinfra's log lines. Raises
     FleetError with pyinfra's own reason (``Could not connect (...)``) when it fails."""
-    argv = [pyinfra_executable(), str(inventory), "--limit", host, "--json",
-            "fact", "server.Command", f"command={command}"]
+    argv = [
+        pyinfra_executable(),
+        str(inventory),
+        "--limit",
+        host,
+        "--json",
+        "fact",
+        "server.Command",
+        f"command={command}",
+    ]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

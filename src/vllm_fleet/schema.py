@@ -37,8 +37,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue  # unhashable: the base class reports it
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {seen[key]}): the later "
-                    "value would silently win; keep one", key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {seen[key]}): the later "
+                    "value would silently win; keep one",
+                    key_node.start_mark,
+                )
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
 
@@ -77,8 +81,9 @@ def check_fields(path: Path, where: str, data: Any, fields: dict[str, Field]) ->
         is_bool_for_number = isinstance(value, bool) and bool not in _as_tuple(spec.types)
         if not isinstance(value, spec.types) or is_bool_for_number:
             raise ConfigError(
-                path, dotted, f"expected {_type_names(spec.types)}, got {type(value).__name__} "
-                f"{value!r}"
+                path,
+                dotted,
+                f"expected {_type_names(spec.types)}, got {type(value).__name__} {value!r}",
             )
     return data
 
@@ -98,6 +103,13 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _type_names(types: type | tuple[type, ...]) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", int: "an integer",
-             bool: "true/false", float: "a number", type(None): "null"}
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        bool: "true/false",
+        float: "a number",
+        type(None): "null",
+    }
     return " or ".join(names.get(t, t.__name__) for t in _as_tuple(types))

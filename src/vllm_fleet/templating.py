@@ -12,9 +12,13 @@ from vllm_fleet.errors import RenderError
 
 
 def strict_environment(folder: Path, **options: Any) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              autoescape=False, **options)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        **options,
+    )
 
 
 def render(env: jinja2.Environment, name: str, **context: Any) -> str:

@@ -58,7 +58,8 @@ def test_markdown_table_is_the_guides_table_line_for_line(guide: list[BenchResul
 
 
 def test_result_files_of_the_same_figures_give_the_same_table(
-        guide: list[BenchResult], tmp_path: Path) -> None:
+    guide: list[BenchResult], tmp_path: Path
+) -> None:
     runs = [load_result(path) for path in as_result_files(guide, tmp_path)]
     assert [run.label for run in runs] == ["TP8", "TP8+DCP8"]
     assert len(gain_rows(*runs)) == 4  # no KV cache in these files: no KV row
@@ -74,8 +75,7 @@ def test_ttft_falling_is_an_improvement_and_rising_a_loss(guide: list[BenchResul
 
 
 @pytest.mark.parametrize("index,name", [(0, "tp8"), (1, "tp8-dcp8")])
-def test_summary_block_is_the_guides_block(guide: list[BenchResult], index: int,
-                                           name: str) -> None:
+def test_summary_block_is_the_guides_block(guide: list[BenchResult], index: int, name: str) -> None:
     published = (GUIDE_DIR / f"{name}-summary.txt").read_text().splitlines()
     assert summary_lines(guide[index]) == published
 
@@ -87,28 +87,42 @@ def test_kv_rows_go_with_the_totals(guide: list[BenchResult]) -> None:
     assert "Time to First Token" in lines[at + 1]
 
 
-def test_versus_baseline_sets_each_run_beside_the_guides(guide: list[BenchResult],
-                                                         tmp_path: Path) -> None:
+def test_versus_baseline_sets_each_run_beside_the_guides(
+    guide: list[BenchResult], tmp_path: Path
+) -> None:
     mine = [load_result(path) for path in as_result_files(guide, tmp_path)]
     mine[1].data["output_throughput"] = 600.0
     table = versus_baseline_table(mine, guide).splitlines()
-    assert table[0] == ("| Metric | guide TP8 | TP8 | guide TP8+DCP8 | TP8+DCP8 | guide gain |"
-                        " your gain |")
-    assert table[3] == ("| Output Token Throughput(tok/s) | 485.78 | 485.78 | 695.13 | 600.00 |"
-                        " +43.1% | +23.5% |")
+    assert table[0] == (
+        "| Metric | guide TP8 | TP8 | guide TP8+DCP8 | TP8+DCP8 | guide gain | your gain |"
+    )
+    assert table[3] == (
+        "| Output Token Throughput(tok/s) | 485.78 | 485.78 | 695.13 | 600.00 | +43.1% | +23.5% |"
+    )
     assert len(table) == 6  # your runs carry no KV cache, so no KV row
 
 
 def test_small_values_keep_three_significant_digits() -> None:
     """A CPU run's TTFT is tens of ms; the guide's one decimal of seconds would print 0.0."""
-    runs = [BenchResult(name, {"request_throughput": 9.8, "output_throughput": 157.2,
-                               "mean_ttft_ms": ttft, "median_ttft_ms": ttft}, "test")
-            for name, ttft in (("a", 36.76), ("b", 9.99))]
+    runs = [
+        BenchResult(
+            name,
+            {
+                "request_throughput": 9.8,
+                "output_throughput": 157.2,
+                "mean_ttft_ms": ttft,
+                "median_ttft_ms": ttft,
+            },
+            "test",
+        )
+        for name, ttft in (("a", 36.76), ("b", 9.99))
+    ]
     assert gain_rows(*runs)[2].cells()[1:4] == ["0.0368", "0.00999", "-0.02677"]
 
 
-def test_chart_is_a_png_of_both_runs_and_the_guide(guide: list[BenchResult],
-                                                   tmp_path: Path) -> None:
+def test_chart_is_a_png_of_both_runs_and_the_guide(
+    guide: list[BenchResult], tmp_path: Path
+) -> None:
     mine = [load_result(path) for path in as_result_files(guide, tmp_path)]
     path = write_chart(mine, tmp_path / "gain.png", baseline=guide)
     data = path.read_bytes()
@@ -118,11 +132,14 @@ def test_chart_is_a_png_of_both_runs_and_the_guide(guide: list[BenchResult],
     assert len(data) > 20_000
 
 
-@pytest.mark.parametrize("content,problem", [
-    ("{not json", "not a JSON file"),
-    ("[1, 2]", "expected a JSON object"),
-    ('{"completed": 1, "failed": 0}', "duration: missing (is this a `vllm bench serve"),
-])
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        ("{not json", "not a JSON file"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"completed": 1, "failed": 0}', "duration: missing (is this a `vllm bench serve"),
+    ],
+)
 def test_a_file_that_is_not_a_result_says_so(tmp_path: Path, content: str, problem: str) -> None:
     path = tmp_path / "run.json"
     path.write_text(content)
@@ -143,23 +160,28 @@ def test_baseline_file_is_checked(tmp_path: Path) -> None:
         load_baseline(broken)
 
 
-def test_compare_task_prints_table_and_writes_chart(guide: list[BenchResult], tmp_path: Path,
-                                                    invoke_task: InvokeTask) -> None:
+def test_compare_task_prints_table_and_writes_chart(
+    guide: list[BenchResult], tmp_path: Path, invoke_task: InvokeTask
+) -> None:
     first, second = as_result_files(guide, tmp_path)
     chart = tmp_path / "gain.png"
-    proc = invoke_task("bench.compare", str(first), str(second), "--chart", str(chart),
-                       "--baseline")
+    proc = invoke_task(
+        "bench.compare", str(first), str(second), "--chart", str(chart), "--baseline"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "| Output Token Throughput(tok/s) | 485.78 | 695.13 | +209.35 | +43.1% |" in proc.stdout
     assert "Against the usage guide" in proc.stdout
     assert chart.read_bytes()[:8] == PNG_MAGIC
 
 
-def test_compare_task_fails_in_one_line_on_a_bad_file(tmp_path: Path,
-                                                      invoke_task: InvokeTask) -> None:
+def test_compare_task_fails_in_one_line_on_a_bad_file(
+    tmp_path: Path, invoke_task: InvokeTask
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     proc = invoke_task("bench.compare", str(bad), str(bad))
     assert proc.returncode == 1
-    assert proc.stderr.strip() == (f"bench.compare: {bad}: completed: missing (is this a "
-                                   "`vllm bench serve --save-result` file?)")
+    assert proc.stderr.strip() == (
+        f"bench.compare: {bad}: completed: missing (is this a "
+        "`vllm bench serve --save-result` file?)"
+    )

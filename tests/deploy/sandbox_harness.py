@@ -46,38 +46,55 @@ class Deployment:
     def run(self, *extra: str, verbosity: str = "-v") -> subprocess.CompletedProcess:
         limit = ["--limit", self.limit] if self.limit else []
         return subprocess.run(
-            [str(PYINFRA), "inventory/sandbox.py", "deploy/serve.py", "-y", verbosity, *limit,
-             "--data", f"image_manifest_dir={self.manifest_dir}", *self.extra, *extra],
-            cwd=REPO_ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, timeout=1200)
+            [
+                str(PYINFRA),
+                "inventory/sandbox.py",
+                "deploy/serve.py",
+                "-y",
+                verbosity,
+                *limit,
+                "--data",
+                f"image_manifest_dir={self.manifest_dir}",
+                *self.extra,
+                *extra,
+            ],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=1200,
+        )
 
 
 @pytest.fixture(scope="session")
-def local_hub(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[HubContainer]:
+def local_hub(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HubContainer]:
     repos = tmp_path_factory.mktemp("hub")
-    shutil.copytree(tiny_model_dir, repos / MODEL.repo_id,
-                    ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(tiny_model_dir, repos / MODEL.repo_id, ignore=shutil.ignore_patterns(".*"))
     yield start_hub(repos, HUB_LOCAL_PORT, log=lambda _line: None)
     subprocess.run(["docker", "rm", "-f", HUB_CONTAINER], capture_output=True)
 
 
-def first_deploy(manifest_dir: Path, *extra: str, limit: str | None = HOST_1.name
-                 ) -> Deployment:
+def first_deploy(manifest_dir: Path, *extra: str, limit: str | None = HOST_1.name) -> Deployment:
     """Deploy with canary secrets, at the highest verbosity (searched for secrets later)."""
     hf_token, api_key = f"hf_canary{secrets.token_hex(8)}", f"sk-canary{secrets.token_hex(8)}"
     env = {**os.environ, "HF_TOKEN": hf_token, "VLLM_API_KEY": api_key}
     deployment = Deployment(manifest_dir, env, hf_token, api_key, extra=extra, limit=limit)
     started = time.monotonic()
     deployment.first = deployment.run(verbosity="-vvv")
-    print(f"first deploy ({' '.join(extra) or 'container'}, {limit or 'every host'}): "
-          f"{time.monotonic() - started:.0f} s")
+    print(
+        f"first deploy ({' '.join(extra) or 'container'}, {limit or 'every host'}): "
+        f"{time.monotonic() - started:.0f} s"
+    )
     return deployment
 
 
 def ssh_host(sandbox_host: sandbox.SandboxHost):
-    return testinfra.get_host(f"paramiko://root@127.0.0.1:{sandbox_host.ssh_port}",
-                              ssh_identity_file=str(sandbox.SSH_KEY))
+    return testinfra.get_host(
+        f"paramiko://root@127.0.0.1:{sandbox_host.ssh_port}", ssh_identity_file=str(sandbox.SSH_KEY)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -97,9 +114,14 @@ def invocation(host) -> str:
 
 
 def chat(api_key: str, url: str = URL) -> httpx.Response:
-    return httpx.post(f"{url}/v1/chat/completions", timeout=60,
-                      headers={"Authorization": f"Bearer {api_key}"},
-                      json={"model": MODEL.served_model_name, "max_tokens": 64, "temperature": 0,
-                            "messages": [{"role": "user", "content": "What is 2+2?"}]})
-
-
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        timeout=60,
+        headers={"Authorization": f"Bearer {api_key}"},
+        json={
+            "model": MODEL.served_model_name,
+            "max_tokens": 64,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "What is 2+2?"}],
+        },
+    )

@@ -34,9 +34,15 @@ def test_fact(fact_name: str, case: str) -> None:
 
 
 def test_every_fact_has_cases() -> None:
-    defined = {name for module in (facts, gpufacts) for name, obj in vars(module).items()
-               if isinstance(obj, type) and issubclass(obj, FactBase) and obj is not FactBase
-               and obj.__module__ == module.__name__}
+    defined = {
+        name
+        for module in (facts, gpufacts)
+        for name, obj in vars(module).items()
+        if isinstance(obj, type)
+        and issubclass(obj, FactBase)
+        and obj is not FactBase
+        and obj.__module__ == module.__name__
+    }
     assert defined == {fact for fact, _ in CASES}
 
 
@@ -55,12 +61,19 @@ def test_hub_snapshot_command_runs_against_a_real_cache(tmp_path: Path) -> None:
     fact = facts.HubSnapshot()
 
     def run() -> dict:
-        out = subprocess.run(["sh", "-c", fact.command(str(tmp_path), "org/m", "main")],
-                             capture_output=True, text=True, check=True).stdout.splitlines()
+        out = subprocess.run(
+            ["sh", "-c", fact.command(str(tmp_path), "org/m", "main")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
         return fact.process(out)
 
-    assert run() == {"commit": sha, "complete": False,
-                     "problems": ["no completed download recorded"]}
+    assert run() == {
+        "commit": sha,
+        "complete": False,
+        "problems": ["no completed download recorded"],
+    }
     record = tmp_path / facts.COMPLETE_DIR / "models--org--m"
     record.mkdir(parents=True)
     (record / sha).write_text("2 config.json\n10 model.safetensors\n")

@@ -12,10 +12,20 @@ from vllm_fleet.deploy.gpugate import amd_problems, nvidia_problems
 from .plan_harness import operations, run_deploy, write_inventory
 
 PLANS = Path(__file__).parent / "plans"
-HEALTHY = [dict(index=str(i), uuid=f"GPU-{i}", persistence_mode="Enabled",
-                **{"ecc.errors.uncorrected.volatile.total": "0", "retired_pages.pending": "[N/A]",
-                   "remapped_rows.pending": "No", "remapped_rows.failure": "No"})
-           for i in range(8)]
+HEALTHY = [
+    dict(
+        index=str(i),
+        uuid=f"GPU-{i}",
+        persistence_mode="Enabled",
+        **{
+            "ecc.errors.uncorrected.volatile.total": "0",
+            "retired_pages.pending": "[N/A]",
+            "remapped_rows.pending": "No",
+            "remapped_rows.failure": "No",
+        },
+    )
+    for i in range(8)
+]
 FABRIC_OK = [{"State": "Completed", "Status": "Success"}] * 8
 
 
@@ -34,8 +44,7 @@ def test_each_nvidia_check_names_itself() -> None:
         "gpu count: nvidia-smi sees 7 GPUs, gpu_count is 8",
         "persistence mode: GPU 1 (GPU-1) persistence_mode=Disabled",
         "uncorrectable ECC: GPU 2 (GPU-2) ecc.errors.uncorrected.volatile.total=3",
-        "memory repair: GPU 3 (GPU-3) remapped_rows.pending=Yes (reset the GPU or drain the "
-        "host)",
+        "memory repair: GPU 3 (GPU-3) remapped_rows.pending=Yes (reset the GPU or drain the host)",
         "fabric manager: 7 GPUs report a fabric state, not Completed/Success: GPU 6: "
         "In Progress/N/A",
         f"xid errors: 1 since boot, first: {xid}",
@@ -53,13 +62,20 @@ def test_amd_checks() -> None:
     ecc["5"] = {"TOTAL_UNCORRECTABLE_COUNT": 2, "TOTAL_CORRECTABLE_COUNT": None}
     assert amd_problems(gpus[:6], 8, ecc) == [
         "gpu count: amd-smi sees 6 GPUs, gpu_count is 8",
-        "uncorrectable RAS: GPU 5 TOTAL_UNCORRECTABLE_COUNT=2"]
+        "uncorrectable RAS: GPU 5 TOTAL_UNCORRECTABLE_COUNT=2",
+    ]
 
 
 def _h200_in_place(tmp_path: Path, data: dict, responses: dict) -> tuple[str, dict]:
     case = json.loads((PLANS / "nvidia-driver-in-place.json").read_text())
-    inventory = write_inventory(tmp_path, case["group"], case["host"], case["distro"], data,
-                                {**case["responses"], **responses})
+    inventory = write_inventory(
+        tmp_path,
+        case["group"],
+        case["host"],
+        case["distro"],
+        data,
+        {**case["responses"], **responses},
+    )
     result = run_deploy(inventory)
     output = result.stdout + result.stderr
     return output, operations(output)
@@ -78,8 +94,9 @@ def test_deep_checks_run_their_exact_commands(tmp_path: Path) -> None:
     assert ops["GPU admission gate | GPU admission: dcgmi diag -r 2"] == ["dcgmi diag -r 2"]
     assert ops["GPU admission gate | GPU admission: all_reduce_perf"] == [
         "/usr/local/bin/all_reduce_perf -b 8 -e 8G -f 2 -g 8 2>&1 | tee /dev/stderr "
-        "| grep -q 'Out of bounds values : 0 OK'"]
+        "| grep -q 'Out of bounds values : 0 OK'"
+    ]
     names = list(ops)
-    assert names.index("GPU admission gate | GPU admission: all_reduce_perf") < \
-        names.index("vLLM service | Start vllm-serve.service")
-
+    assert names.index("GPU admission gate | GPU admission: all_reduce_perf") < names.index(
+        "vLLM service | Start vllm-serve.service"
+    )

@@ -20,21 +20,30 @@ from .plan_harness import operations, run_deploy, write_inventory
 
 PLANS = Path(__file__).parent / "plans"
 CASES = sorted(p.stem for p in PLANS.glob("*.json") if not p.stem.endswith(".ops"))
-GATE_FAILURE = ("vllm-serve.service stopped while loading (ActiveState=failed, NRestarts=0, "
-                "Result=exit-code); last journal lines:")
+GATE_FAILURE = (
+    "vllm-serve.service stopped while loading (ActiveState=failed, NRestarts=0, "
+    "Result=exit-code); last journal lines:"
+)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_deploy_plan(case: str, tmp_path: Path) -> None:
     spec = json.loads((PLANS / f"{case}.json").read_text())
-    inventory = write_inventory(tmp_path, spec["group"], spec["host"], spec["distro"],
-                                spec.get("data", {}), spec.get("responses", {}))
+    inventory = write_inventory(
+        tmp_path,
+        spec["group"],
+        spec["host"],
+        spec["distro"],
+        spec.get("data", {}),
+        spec.get("responses", {}),
+    )
     result = run_deploy(inventory)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     if "expect_error" in spec:
-        assert re.search(rf"--> pyinfra error.*: {spec['expect_error']}$", output, re.MULTILINE), \
+        assert re.search(rf"--> pyinfra error.*: {spec['expect_error']}$", output, re.MULTILINE), (
             output[-3000:]
+        )
         assert "--> Beginning operation run" not in output, "stopped only after changing things"
         return
     ops = operations(output)

@@ -39,8 +39,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def deployment(sandbox_host: sandbox.SandboxHost, local_hub: HubContainer,
-               pushed_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
+def deployment(
+    sandbox_host: sandbox.SandboxHost,
+    local_hub: HubContainer,
+    pushed_manifest: ImageManifest,
+    cpu_build_dir: Path,
+) -> Deployment:
     return first_deploy(cpu_build_dir / "images")
 
 
@@ -52,10 +56,14 @@ def test_first_deploy_serves_the_model(deployment: Deployment) -> None:
     assert "ready after" in deployment.first.stdout
 
 
-def test_weights_come_from_the_hub_once(deployment: Deployment, local_hub: HubContainer,
-                                        tiny_model_dir: Path) -> None:
-    size = sum(p.stat().st_size for p in tiny_model_dir.iterdir()
-               if p.is_file() and not p.name.startswith("."))
+def test_weights_come_from_the_hub_once(
+    deployment: Deployment, local_hub: HubContainer, tiny_model_dir: Path
+) -> None:
+    size = sum(
+        p.stat().st_size
+        for p in tiny_model_dir.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    )
     assert local_hub.stats()["bytes_served"] == size
 
 
@@ -83,8 +91,9 @@ def test_host_state(deployment: Deployment, host) -> None:
     assert f"pull {registry.HOST_ADDRESS}/vllm-fleet/cpu@sha256:" in unit.content_string
     ca = host.file(f"/etc/docker/certs.d/{registry.HOST_ADDRESS}/ca.crt")
     assert ca.content_string == registry.CA_CERT.read_text()
-    assert host.file(f"/var/lib/vllm-fleet/huggingface/hub/models--"
-                     f"{MODEL.repo_id.replace('/', '--')}").is_directory
+    assert host.file(
+        f"/var/lib/vllm-fleet/huggingface/hub/models--{MODEL.repo_id.replace('/', '--')}"
+    ).is_directory
 
 
 def test_api_key_is_required(deployment: Deployment) -> None:
@@ -103,8 +112,8 @@ def test_secrets_are_found_nowhere(deployment: Deployment, host) -> None:
         "world-readable files": host.run(
             "grep -rlsF -e {} -e {} /etc /var/lib/vllm-fleet /root /tmp /run /home "
             "--exclude-dir=proc 2>/dev/null | while read f; do "
-            "[ $(( 0$(stat -c %a \"$f\") & 4 )) -ne 0 ] && echo \"$f\"; done; true"
-            .format(*canaries)).stdout,
+            '[ $(( 0$(stat -c %a "$f") & 4 )) -ne 0 ] && echo "$f"; done; true'.format(*canaries)
+        ).stdout,
     }
     for place, text in places.items():
         for canary in canaries:
@@ -127,13 +136,25 @@ def test_a_rotated_key_at_vvv_diff_shows_neither_key(deployment: Deployment, hos
 
 def test_an_empty_key_is_refused_and_auth_stays(deployment: Deployment) -> None:
     refused = subprocess.run(
-        [str(PYINFRA), "inventory/sandbox.py", "deploy/serve.py", "-y",
-         "--data", f"image_manifest_dir={deployment.manifest_dir}"],
-        cwd=REPO_ROOT, env={**deployment.env, "VLLM_API_KEY": ""}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=600)
+        [
+            str(PYINFRA),
+            "inventory/sandbox.py",
+            "deploy/serve.py",
+            "-y",
+            "--data",
+            f"image_manifest_dir={deployment.manifest_dir}",
+        ],
+        cwd=REPO_ROOT,
+        env={**deployment.env, "VLLM_API_KEY": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
     assert refused.returncode != 0
-    assert re.search(r"--> pyinfra error.*VLLM_API_KEY is set but empty on this machine",
-                     refused.stdout), refused.stdout[-2000:]
+    assert re.search(
+        r"--> pyinfra error.*VLLM_API_KEY is set but empty on this machine", refused.stdout
+    ), refused.stdout[-2000:]
     assert "--> Beginning operation run" not in refused.stdout
     assert chat("wrong-key").status_code == 401 and chat(deployment.api_key).status_code == 200
 
@@ -142,24 +163,32 @@ def test_a_changed_spec_restarts_once(deployment: Deployment, host) -> None:
     before = invocation(host)
     changed = deployment.run("--data", "vllm_restart_delay_s=31")
     assert changed.returncode == 0, changed.stdout[-3000:]
-    assert re.search(r"Restart vllm-serve\.service for its new configuration\s+1\s+1\s+-",
-                     changed.stdout), changed.stdout[-3000:]
+    assert re.search(
+        r"Restart vllm-serve\.service for its new configuration\s+1\s+1\s+-", changed.stdout
+    ), changed.stdout[-3000:]
     after = invocation(host)
     assert after != before
     again = deployment.run("--data", "vllm_restart_delay_s=31")
     assert totals(again)[0] == "-" and invocation(host) == after
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ("gpu_vendor=intel", r"gpu_vendor: unknown gpu vendor 'intel'; valid: amd, none, nvidia"),
-    ("vllm_port=70000", r"vllm_port: 70000 is not a TCP port \(1-65535\)"),
-    ("profile=throughput", r"profile .*throughput"),
-    ("vllm_unit_name=../evil", r"vllm_unit_name: '\.\./evil' is not a valid unit name"),
-    ("vllm_port=22", r"vllm_port: 22 is a well-known system port"),
-    ("vllm_data_dir=relative/dir", r"vllm_data_dir: 'relative/dir' is not an absolute, shell-safe"),
-])
-def test_bad_input_is_refused_and_the_service_keeps_running(deployment: Deployment, host,
-                                                            data: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("gpu_vendor=intel", r"gpu_vendor: unknown gpu vendor 'intel'; valid: amd, none, nvidia"),
+        ("vllm_port=70000", r"vllm_port: 70000 is not a TCP port \(1-65535\)"),
+        ("profile=throughput", r"profile .*throughput"),
+        ("vllm_unit_name=../evil", r"vllm_unit_name: '\.\./evil' is not a valid unit name"),
+        ("vllm_port=22", r"vllm_port: 22 is a well-known system port"),
+        (
+            "vllm_data_dir=relative/dir",
+            r"vllm_data_dir: 'relative/dir' is not an absolute, shell-safe",
+        ),
+    ],
+)
+def test_bad_input_is_refused_and_the_service_keeps_running(
+    deployment: Deployment, host, data: str, message: str
+) -> None:
     before = invocation(host)
     refused = deployment.run("--data", data)
     output = refused.stdout

@@ -26,11 +26,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def deployment(sandbox_host: sandbox.SandboxHost, local_hub: HubContainer,
-               pushed_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
+def deployment(
+    sandbox_host: sandbox.SandboxHost,
+    local_hub: HubContainer,
+    pushed_manifest: ImageManifest,
+    cpu_build_dir: Path,
+) -> Deployment:
     deployment = first_deploy(cpu_build_dir / "images")
-    assert deployment.first and deployment.first.returncode == 0, \
+    assert deployment.first and deployment.first.returncode == 0, (
         deployment.first.stdout[-4000:] if deployment.first else ""
+    )
     return deployment
 
 
@@ -68,8 +73,9 @@ def test_a_hung_server_is_killed_by_the_watchdog(deployment: Deployment, host) -
 
 
 def test_a_restart_lets_streaming_completions_finish(deployment: Deployment) -> None:
-    result = faults.streams_across_restart(MODEL.served_model_name, deployment.api_key,
-                                           streams=4, max_tokens=256, restart_after_s=2)
+    result = faults.streams_across_restart(
+        MODEL.served_model_name, deployment.api_key, streams=4, max_tokens=256, restart_after_s=2
+    )
     print(f"restart during streams: {result}")
     assert result["in_flight_at_restart"] >= 1, result
     assert result["share_completed"] == 1.0, result

@@ -27,8 +27,12 @@ MISSING = f"{registry.HOST_ADDRESS}/vllm-fleet/cpu@sha256:{'0' * 64}"
 
 
 @pytest.fixture(scope="module")
-def fleet_deployment(sandbox_fleet: list[sandbox.SandboxHost], local_hub: HubContainer,
-                     pushed_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
+def fleet_deployment(
+    sandbox_fleet: list[sandbox.SandboxHost],
+    local_hub: HubContainer,
+    pushed_manifest: ImageManifest,
+    cpu_build_dir: Path,
+) -> Deployment:
     return first_deploy(cpu_build_dir / "images", limit=None)
 
 
@@ -37,8 +41,9 @@ def hosts(sandbox_fleet: list[sandbox.SandboxHost]) -> dict[str, object]:
     return {h.name: ssh_host(h) for h in sandbox_fleet}
 
 
-def test_one_deploy_serves_on_every_host(fleet_deployment: Deployment,
-                                         sandbox_fleet: list[sandbox.SandboxHost]) -> None:
+def test_one_deploy_serves_on_every_host(
+    fleet_deployment: Deployment, sandbox_fleet: list[sandbox.SandboxHost]
+) -> None:
     assert len(sandbox_fleet) == 3  # N=3: tests/conftest.py FLEET_SIZE
     assert fleet_deployment.first.returncode == 0, fleet_deployment.first.stdout[-4000:]
     for host in sandbox_fleet:
@@ -47,36 +52,44 @@ def test_one_deploy_serves_on_every_host(fleet_deployment: Deployment,
         assert answer["content"], host.name
 
 
-def test_each_host_fetched_the_weights_from_the_hub_once(fleet_deployment: Deployment,
-                                                         local_hub: HubContainer,
-                                                         tiny_model_dir: Path) -> None:
-    size = sum(p.stat().st_size for p in tiny_model_dir.iterdir()
-               if p.is_file() and not p.name.startswith("."))
+def test_each_host_fetched_the_weights_from_the_hub_once(
+    fleet_deployment: Deployment, local_hub: HubContainer, tiny_model_dir: Path
+) -> None:
+    size = sum(
+        p.stat().st_size
+        for p in tiny_model_dir.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    )
     assert local_hub.stats()["bytes_served"] == 3 * size
 
 
-def test_every_host_runs_the_pushed_digest(fleet_deployment: Deployment, hosts,
-                                           pushed_manifest: ImageManifest) -> None:
-    (pushed,) = [d for d in pushed_manifest.repo_digests
-                 if d.startswith(f"{registry.LOCAL_ADDRESS}/")]
+def test_every_host_runs_the_pushed_digest(
+    fleet_deployment: Deployment, hosts, pushed_manifest: ImageManifest
+) -> None:
+    (pushed,) = [
+        d for d in pushed_manifest.repo_digests if d.startswith(f"{registry.LOCAL_ADDRESS}/")
+    ]
     wanted = f"{registry.HOST_ADDRESS}/{pushed.split('/', 1)[1]}"
     for name, host in hosts.items():
         running = host.check_output("docker inspect --format '{{.Config.Image}}' vllm-serve")
         assert running == wanted, name
-        digests = host.check_output(f"docker image inspect --format '{{{{.RepoDigests}}}}' "
-                                    f"{wanted}")
+        digests = host.check_output(
+            f"docker image inspect --format '{{{{.RepoDigests}}}}' {wanted}"
+        )
         assert wanted in digests, name
 
 
-def test_hosts_reach_each_other_and_the_registry_by_name(fleet_deployment: Deployment,
-                                                         hosts) -> None:
+def test_hosts_reach_each_other_and_the_registry_by_name(
+    fleet_deployment: Deployment, hosts
+) -> None:
     host_1 = hosts["sandbox-1"]
     other = sandbox.SandboxHost(3)
     health = host_1.run(f"curl -fsS http://{other.container}:{other.vllm_port}/health")
     assert health.rc == 0, health.stderr
     catalog = host_1.check_output(
         f"curl -fsS --cacert /etc/docker/certs.d/{registry.HOST_ADDRESS}/ca.crt "
-        f"https://{registry.HOST_ADDRESS}/v2/_catalog")
+        f"https://{registry.HOST_ADDRESS}/v2/_catalog"
+    )
     assert "vllm-fleet/cpu" in catalog
 
 
@@ -93,12 +106,15 @@ def test_second_run_changes_nothing_on_any_host(fleet_deployment: Deployment, ho
     one_host = time.monotonic() - started
     assert totals(one)[:2] == ("-", "-"), one.stdout[-3000:]
     # A figure for the log, not a timed assertion (benchmarks/fleet_timing.py measures 4 / 1).
-    print(f"no-op redeploy: {len(hosts)} hosts {every_host:.1f} s, 1 host {one_host:.1f} s "
-          f"({every_host / one_host:.2f}x)")
+    print(
+        f"no-op redeploy: {len(hosts)} hosts {every_host:.1f} s, 1 host {one_host:.1f} s "
+        f"({every_host / one_host:.2f}x)"
+    )
 
 
 def test_an_image_missing_from_the_registry_fails_before_the_service_is_touched(
-        fleet_deployment: Deployment, hosts, sandbox_fleet: list[sandbox.SandboxHost]) -> None:
+    fleet_deployment: Deployment, hosts, sandbox_fleet: list[sandbox.SandboxHost]
+) -> None:
     host_2 = sandbox_fleet[1]
     before = invocation(hosts[host_2.name])
     unit = hosts[host_2.name].file("/etc/systemd/system/vllm-serve.service").content_string
@@ -108,8 +124,7 @@ def test_an_image_missing_from_the_registry_fails_before_the_service_is_touched(
     assert "manifest unknown" in refused.stdout, refused.stdout[-3000:]
     assert f"[{host_2.name}]" in refused.stdout
     assert invocation(hosts[host_2.name]) == before
-    assert hosts[host_2.name].file("/etc/systemd/system/vllm-serve.service").content_string \
-        == unit
+    assert hosts[host_2.name].file("/etc/systemd/system/vllm-serve.service").content_string == unit
     assert httpx.get(f"{host_2.url}/health", timeout=10).status_code == 200
 
 

@@ -24,8 +24,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def venv_deployment(sandbox_host: sandbox.SandboxHost, local_hub: HubContainer,
-                    pushed_manifest: ImageManifest, cpu_build_dir: Path) -> Deployment:
+def venv_deployment(
+    sandbox_host: sandbox.SandboxHost,
+    local_hub: HubContainer,
+    pushed_manifest: ImageManifest,
+    cpu_build_dir: Path,
+) -> Deployment:
     site = site_build_options()
     extra = ["--data", "runtime=venv"]
     if site.ca_bundle:
@@ -59,9 +63,13 @@ def test_venv_server_runs_confined(venv_deployment: Deployment, host) -> None:
     token = host.file("/etc/vllm-fleet/hf-token")
     assert (token.user, token.group, token.mode) == ("root", "root", 0o600)
     # ProtectSystem=strict: the server sees / read-only, the data folder read-write.
-    mounts = {fields[4]: fields[5].split(",") for fields in
-              (line.split() for line in
-               host.check_output(f"cat /proc/{main_pid}/mountinfo").splitlines())}
+    mounts = {
+        fields[4]: fields[5].split(",")
+        for fields in (
+            line.split()
+            for line in host.check_output(f"cat /proc/{main_pid}/mountinfo").splitlines()
+        )
+    }
     assert "ro" in mounts["/"] and "rw" in mounts["/var/lib/vllm-fleet"]
     unit = host.file("/etc/systemd/system/vllm-serve.service").content_string
     assert "ProtectSystem=strict\n" in unit and "KillMode=mixed\n" in unit

@@ -15,8 +15,9 @@ REMOTE_KEY = "/etc/vllm-fleet/vllm-api-key"
 # A remote key file that exists with other contents (a rotation): stat and sha256sum answers.
 ROTATION = {
     f"sha256sum {REMOTE_KEY}": ["0" * 64 + f"  {REMOTE_KEY}"],
-    f"%N' {REMOTE_KEY}": [f"user=root group=root mode=-rw------- atime=0 mtime=0 ctime=0 size=40 "
-                   f"'{REMOTE_KEY}'"],
+    f"%N' {REMOTE_KEY}": [
+        f"user=root group=root mode=-rw------- atime=0 mtime=0 ctime=0 size=40 '{REMOTE_KEY}'"
+    ],
 }
 
 
@@ -29,9 +30,13 @@ def test_credential_uploads_never_show_at_vvv_diff(tmp_path: Path, responses: di
         files[name].write_text(value + "\n")
         files[name].chmod(0o600)
     inventory = write_inventory(
-        tmp_path, "nvidia_h200", "h200-01", "ubuntu-24.04",
+        tmp_path,
+        "nvidia_h200",
+        "h200-01",
+        "ubuntu-24.04",
         {"vllm_api_key_file": str(files["api-key"]), "hf_token_file": str(files["hf-token"])},
-        responses)
+        responses,
+    )
     result = run_deploy(inventory, "deploy/serve.py", "-vvv", "--diff")
     output = result.stdout + result.stderr
     assert "Credential vllm_api_key" in output, output[-3000:]
@@ -47,7 +52,8 @@ def test_the_deploy_prints_the_plans_warnings(tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path, "nvidia_h200", "h200-01", "ubuntu-24.04", {}, {})
     result = run_deploy(inventory)
     output = result.stdout + result.stderr
-    assert ("h200-01: warning: no API key (vllm_api_key_file or VLLM_API_KEY on the controller): "
-            "the /v1 endpoints on port 8000 are open to anyone who can reach them") in output, \
-        output[-3000:]
+    assert (
+        "h200-01: warning: no API key (vllm_api_key_file or VLLM_API_KEY on the controller): "
+        "the /v1 endpoints on port 8000 are open to anyone who can reach them"
+    ) in output, output[-3000:]
     assert "is pinned by tag only; pin it by digest" in output

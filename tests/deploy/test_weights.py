@@ -18,11 +18,20 @@ DOWNLOAD = f"Model weights | Download moonshotai/Kimi-K2-Thinking@{SHA}"
 def test_check_finds_missing_short_and_unlisted_shards(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "model-1.safetensors").write_bytes(b"x" * 5)
-    index = {"weight_map": {"a": "model-1.safetensors", "b": "model-2.safetensors",
-                            "c": "model-3.safetensors"}}
+    index = {
+        "weight_map": {
+            "a": "model-1.safetensors",
+            "b": "model-2.safetensors",
+            "c": "model-3.safetensors",
+        }
+    }
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
-    listed = {"config.json": 2, "model-1.safetensors": 10, "model-2.safetensors": 10,
-              "model.safetensors.index.json": len(json.dumps(index))}
+    listed = {
+        "config.json": 2,
+        "model-1.safetensors": 10,
+        "model-2.safetensors": 10,
+        "model.safetensors.index.json": len(json.dumps(index)),
+    }
     assert check(str(tmp_path), listed) == [
         "model-1.safetensors has 5 of 10 bytes",
         "model-2.safetensors is missing",
@@ -39,19 +48,22 @@ def test_record_is_what_the_fact_reads(tmp_path: Path, monkeypatch) -> None:
 
 
 def _plan(tmp_path: Path, snapshot: list[str]) -> tuple[str, dict]:
-    inventory = write_inventory(tmp_path, "nvidia_h200", "h200-01", "ubuntu-24.04", {},
-                                {"vllm-fleet-complete": snapshot})
+    inventory = write_inventory(
+        tmp_path, "nvidia_h200", "h200-01", "ubuntu-24.04", {}, {"vllm-fleet-complete": snapshot}
+    )
     result = run_deploy(inventory)
     output = result.stdout + result.stderr
     return output, operations(output)
 
 
 def test_an_interrupted_download_resumes(tmp_path: Path) -> None:
-    output, ops = _plan(tmp_path, [f"commit {SHA}",
-                                   "missing model-00002-of-00062.safetensors", "checked"])
+    output, ops = _plan(
+        tmp_path, [f"commit {SHA}", "missing model-00002-of-00062.safetensors", "checked"]
+    )
     assert DOWNLOAD in ops
-    assert ("is incomplete (model-00002-of-00062.safetensors is missing); resuming the "
-            "download") in output
+    assert (
+        "is incomplete (model-00002-of-00062.safetensors is missing); resuming the download"
+    ) in output
 
 
 def test_a_complete_snapshot_is_not_downloaded_again(tmp_path: Path) -> None:

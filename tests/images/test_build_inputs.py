@@ -43,12 +43,14 @@ def test_context_holds_dockerfile_bundle_and_wheels(tmp_path: Path) -> None:
     (wheels / "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
     (wheels / "README").write_text("not a wheel")
     target = Matrix().target("cpu")
-    ctx = prepare_context(target, BuildOptions(ca_bundle=bundle, wheelhouse=wheels),
-                          tmp_path / "build")
+    ctx = prepare_context(
+        target, BuildOptions(ca_bundle=bundle, wheelhouse=wheels), tmp_path / "build"
+    )
     assert (ctx / "Dockerfile").read_text() == render_dockerfile(target)
     assert (ctx / "build-extras" / "ca-bundle.crt").read_text() == PEM
     assert sorted(p.name for p in (ctx / "build-extras" / "wheels").iterdir()) == [
-        "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl"]
+        "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl"
+    ]
 
 
 def test_context_of_a_plain_build_has_empty_extras(tmp_path: Path) -> None:
@@ -59,20 +61,29 @@ def test_context_of_a_plain_build_has_empty_extras(tmp_path: Path) -> None:
 def test_only_declared_build_args_are_passed() -> None:
     options = BuildOptions(wheelhouse=Path("/w"), pip_index_url="https://mirror/simple")
     cpu = build_args(render_dockerfile(Matrix().target("cpu")), options, REVISION)
-    assert cpu == {"VCS_REF": REVISION.ref, "BUILD_DATE": REVISION.commit_time,
-                   "INDEX_URL": "https://mirror/simple", "TORCH_INDEX_URL": ""}
+    assert cpu == {
+        "VCS_REF": REVISION.ref,
+        "BUILD_DATE": REVISION.commit_time,
+        "INDEX_URL": "https://mirror/simple",
+        "TORCH_INDEX_URL": "",
+    }
     upstream = build_args(render_dockerfile(Matrix().target("cuda")), options, REVISION)
     assert upstream == {"VCS_REF": REVISION.ref, "BUILD_DATE": REVISION.commit_time}
 
 
 def test_tag_carries_target_vllm_version_and_revision() -> None:
-    assert default_tag(Matrix().target("rocm"), REVISION) == \
-        "vllm-fleet/rocm:0.32.0-0123456789ab-dirty"
+    assert (
+        default_tag(Matrix().target("rocm"), REVISION)
+        == "vllm-fleet/rocm:0.32.0-0123456789ab-dirty"
+    )
 
 
 def test_unreachable_engine_says_how_to_start_one(monkeypatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    with pytest.raises(DockerUnavailableError, match=r"^cannot reach the Docker engine \(.*\); "
-                       r"start it with `scripts/host-prereqs.sh`") as info:
+    with pytest.raises(
+        DockerUnavailableError,
+        match=r"^cannot reach the Docker engine \(.*\); "
+        r"start it with `scripts/host-prereqs.sh`",
+    ) as info:
         engine()
     assert "\n" not in str(info.value)

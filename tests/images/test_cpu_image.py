@@ -59,10 +59,17 @@ def test_image_config_serves_and_keeps_caches_on_mount_points(cpu_image: str) ->
 def test_build_inputs_stay_out_of_the_runtime_image(cpu_image: str) -> None:
     """The CA bundle and the wheelhouse reach the build stage only."""
     client = engine()
-    output = client.containers.run(cpu_image, entrypoint=["sh", "-c",
-                                   "ls /tmp/build-extras 2>&1; ls /opt/vllm/lib/python3.11/"
-                                   "site-packages | grep -E '^(torchvision|triton)' || true"],
-                                   remove=True, network_disabled=True)
+    output = client.containers.run(
+        cpu_image,
+        entrypoint=[
+            "sh",
+            "-c",
+            "ls /tmp/build-extras 2>&1; ls /opt/vllm/lib/python3.11/"
+            "site-packages | grep -E '^(torchvision|triton)' || true",
+        ],
+        remove=True,
+        network_disabled=True,
+    )
     assert b"No such file or directory" in output
     assert b"torchvision" not in output and b"triton" not in output
 
@@ -78,8 +85,15 @@ def test_recorded_manifest_fixture_matches_the_image(cpu_manifest: ImageManifest
 def test_the_image_serves_a_model_made_offline(kimi_tiny_server) -> None:
     """`docker run IMAGE MODEL --flags` (the tiny model, flags from models/kimi-tiny.yaml)."""
     assert httpx.get(f"{kimi_tiny_server.url}/health", timeout=10).status_code == 200
-    reply = httpx.post(f"{kimi_tiny_server.url}/v1/chat/completions", timeout=60, json={
-        "model": "kimi-tiny", "max_tokens": 64, "temperature": 0,
-        "messages": [{"role": "user", "content": "What is 2+2?"}]}).json()
+    reply = httpx.post(
+        f"{kimi_tiny_server.url}/v1/chat/completions",
+        timeout=60,
+        json={
+            "model": "kimi-tiny",
+            "max_tokens": 64,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "What is 2+2?"}],
+        },
+    ).json()
     assert reply["choices"][0]["message"]["content"]
     assert reply["usage"]["completion_tokens"] > 0

@@ -14,11 +14,14 @@ def test_every_render_passes_hadolint() -> None:
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize(("dockerfile", "rule"), [
-    ("FROM debian:12.12-slim\nRUN cd /tmp && true\n", "DL3003"),
-    ("FROM debian:latest\n", "DL3007"),
-    ("FROM debian:12.12-slim\nRUN pip install requests\n", "DL3013"),
-])
+@pytest.mark.parametrize(
+    ("dockerfile", "rule"),
+    [
+        ("FROM debian:12.12-slim\nRUN cd /tmp && true\n", "DL3003"),
+        ("FROM debian:latest\n", "DL3007"),
+        ("FROM debian:12.12-slim\nRUN pip install requests\n", "DL3013"),
+    ],
+)
 def test_hadolint_still_catches_what_is_not_ignored(dockerfile: str, rule: str) -> None:
     result = lint_dockerfile(dockerfile, "probe")
     assert not result.ok

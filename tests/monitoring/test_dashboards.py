@@ -26,9 +26,14 @@ def test_there_is_a_vllm_dashboard_and_a_fleet_overview() -> None:
 def test_fleet_overview_covers_health_requests_tokens_kv_cache_and_restarts() -> None:
     (fleet,) = [d for d in load_dashboards() if d.uid == "vllm-fleet-overview"]
     text = " ".join(fleet.expressions())
-    for name in ("up", "vllm:num_requests_running", "vllm:num_requests_waiting",
-                 "vllm:generation_tokens_total", "vllm:kv_cache_usage_perc",
-                 "node_systemd_service_restart_total"):
+    for name in (
+        "up",
+        "vllm:num_requests_running",
+        "vllm:num_requests_waiting",
+        "vllm:generation_tokens_total",
+        "vllm:kv_cache_usage_perc",
+        "node_systemd_service_restart_total",
+    ):
         assert name in text
 
 

@@ -21,31 +21,56 @@ from deploy.plan_harness import BASE_RESPONSES, OS_RELEASES, operations, run_dep
 
 PLANS = Path(__file__).parent / "plans"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
-RESPONSES = {"ls -pdL *-release": OS_RELEASES["debian-12"], **BASE_RESPONSES,
-             "awk 'NR==2 {print $6}'": "/data"}
+RESPONSES = {
+    "ls -pdL *-release": OS_RELEASES["debian-12"],
+    **BASE_RESPONSES,
+    "awk 'NR==2 {print $6}'": "/data",
+}
 HOSTS = {
-    "h200-01": ("nvidia_h200", {"scrape_address": "10.0.0.11", "dcgm_exporter_image":
-                                f"registry.example.internal/nvidia/dcgm-exporter@{DIGEST}"}),
-    "mi300x-01": ("amd_mi300x", {"scrape_address": "10.0.0.12", "amd_metrics_exporter_image":
-                                 f"registry.example.internal/rocm/device-metrics-exporter@{DIGEST}"}),
+    "h200-01": (
+        "nvidia_h200",
+        {
+            "scrape_address": "10.0.0.11",
+            "dcgm_exporter_image": f"registry.example.internal/nvidia/dcgm-exporter@{DIGEST}",
+        },
+    ),
+    "mi300x-01": (
+        "amd_mi300x",
+        {
+            "scrape_address": "10.0.0.12",
+            "amd_metrics_exporter_image": (
+                f"registry.example.internal/rocm/device-metrics-exporter@{DIGEST}"
+            ),
+        },
+    ),
     "router-01": ("routers", {"scrape_address": "10.0.0.20", "monitored_units": ["vllm-router"]}),
-    "monitor-01": ("monitoring", {"scrape_address": "10.0.0.30",
-                                  "prometheus_basic_auth_user": "ops",
-                                  "prometheus_listen_address": "0.0.0.0:9090",
-                                  "grafana_image": f"registry.example.internal/grafana@{DIGEST}"}),
+    "monitor-01": (
+        "monitoring",
+        {
+            "scrape_address": "10.0.0.30",
+            "prometheus_basic_auth_user": "ops",
+            "prometheus_listen_address": "0.0.0.0:9090",
+            "grafana_image": f"registry.example.internal/grafana@{DIGEST}",
+        },
+    ),
 }
 
 
 def write_fleet(folder: Path, changes: dict | None = None, responses: dict | None = None) -> Path:
     groups: dict[str, list] = {}
     for name, (group, data) in HOSTS.items():
-        host_data = {"fake_delay": 0, "fake_delay_jitter": 0,
-                     "fake_responses": {**(responses or {}), **RESPONSES}, **data,
-                     **(changes or {}).get(name, {})}
+        host_data = {
+            "fake_delay": 0,
+            "fake_delay_jitter": 0,
+            "fake_responses": {**(responses or {}), **RESPONSES},
+            **data,
+            **(changes or {}).get(name, {}),
+        }
         groups.setdefault(group, []).append((f"@fake/{name}", host_data))
     path = folder / "fleet.py"
-    path.write_text("".join(f"{group} = {pprint.pformat(hosts)}\n"
-                            for group, hosts in groups.items()))
+    path.write_text(
+        "".join(f"{group} = {pprint.pformat(hosts)}\n" for group, hosts in groups.items())
+    )
     return path
 
 
@@ -62,8 +87,9 @@ def deploy(inventory: Path, host: str, password: str | None = "pw-for-plans"):
             os.environ["PROMETHEUS_PASSWORD"] = env_before
     # pyinfra pads the host prefix to the longest name of the inventory; the harness reads one
     # space.
-    output = re.sub(r"^(\s*\[@fake/[^\]]+\])\s+", r"\1 ", result.stdout + result.stderr,
-                    flags=re.MULTILINE)
+    output = re.sub(
+        r"^(\s*\[@fake/[^\]]+\])\s+", r"\1 ", result.stdout + result.stderr, flags=re.MULTILINE
+    )
     return result, output
 
 
@@ -98,7 +124,8 @@ def test_only_monitoring_hosts_get_prometheus(plans: dict[str, tuple[int, str]])
 
 
 def test_promtool_runs_on_the_staged_files_before_they_replace_the_live_ones(
-        plans: dict[str, tuple[int, str]]) -> None:
+    plans: dict[str, tuple[int, str]],
+) -> None:
     ops = operations(plans["monitor-01"][1])
     (script,) = ops["Prometheus | promtool check, then install the staged files"]
     check, install = script.split("; install", 1)
@@ -111,8 +138,14 @@ def test_promtool_runs_on_the_staged_files_before_they_replace_the_live_ones(
 
 def test_a_failing_promtool_check_stops_the_deploy_with_its_message(tmp_path: Path) -> None:
     """Prometheus is neither reloaded nor restarted: the running one keeps its configuration."""
-    failing = {"promtool check": {"success": False, "stderr": [
-        'FAILED: parsing YAML file prometheus.yml: "scrape_interval" must be positive']}}
+    failing = {
+        "promtool check": {
+            "success": False,
+            "stderr": [
+                'FAILED: parsing YAML file prometheus.yml: "scrape_interval" must be positive'
+            ],
+        }
+    }
     result, output = deploy(write_fleet(tmp_path, responses=failing), "monitor-01")
     assert result.returncode != 0
     assert '"scrape_interval" must be positive' in output
@@ -121,7 +154,8 @@ def test_a_failing_promtool_check_stops_the_deploy_with_its_message(tmp_path: Pa
 
 
 def test_an_nvidia_host_without_a_pinned_exporter_image_stops_before_any_change(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     inventory = write_fleet(tmp_path, changes={"h200-01": {"dcgm_exporter_image": None}})
     result, output = deploy(inventory, "h200-01")
     assert result.returncode != 0

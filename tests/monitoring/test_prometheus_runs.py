@@ -35,22 +35,48 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("prometheus not found: run scripts/host-prereqs.sh")
     folder = tmp_path_factory.mktemp("prometheus")
     port = _free_port()
-    (monitor,) = fleet_hosts([("monitor-01", ["monitoring"], {
-        "prometheus_listen_address": f"127.0.0.1:{port}", "prometheus_scrape_interval": "1s",
-        "prometheus_basic_auth_user": "ops"})])
+    (monitor,) = fleet_hosts(
+        [
+            (
+                "monitor-01",
+                ["monitoring"],
+                {
+                    "prometheus_listen_address": f"127.0.0.1:{port}",
+                    "prometheus_scrape_interval": "1s",
+                    "prometheus_basic_auth_user": "ops",
+                },
+            )
+        ]
+    )
     config = render_prometheus_config([monitor], monitor)
-    (folder / "prometheus.yml").write_text(config.replace(SELF_PASSWORD_FILE,
-                                                          str(folder / "password")))
+    (folder / "prometheus.yml").write_text(
+        config.replace(SELF_PASSWORD_FILE, str(folder / "password"))
+    )
     (folder / "password").write_text(PASSWORD + "\n")
-    (folder / "web.yml").write_text(yaml.safe_dump({"basic_auth_users": {
-        "ops": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()}}))
+    (folder / "web.yml").write_text(
+        yaml.safe_dump(
+            {
+                "basic_auth_users": {
+                    "ops": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+                }
+            }
+        )
+    )
     (folder / "rules").mkdir()
     for path in promtool.rule_files():
         shutil.copy(path, folder / "rules" / path.name)
     process = subprocess.Popen(
-        [binary, "--config.file=prometheus.yml", f"--web.listen-address=127.0.0.1:{port}",
-         "--web.config.file=web.yml", f"--storage.tsdb.path={folder / 'data'}"],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            binary,
+            "--config.file=prometheus.yml",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.config.file=web.yml",
+            f"--storage.tsdb.path={folder / 'data'}",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -80,10 +106,15 @@ def test_it_loads_every_rule_and_scrapes_itself(prometheus: str) -> None:
     assert {"VllmEndpointDown", "GpuXidError", "WeightsDiskLow"} <= loaded
     deadline = time.monotonic() + 90  # the machine may be busy: wait for both first scrapes
     while time.monotonic() < deadline:
-        targets = {t["labels"]["job"]: (t["labels"]["host"], t["health"]) for t in
-                   _get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]}
-        if len(targets) == 2 and all(h != "unknown" for _, h in targets.values()) and \
-                targets["prometheus"][1] == "up":
+        targets = {
+            t["labels"]["job"]: (t["labels"]["host"], t["health"])
+            for t in _get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
+        }
+        if (
+            len(targets) == 2
+            and all(h != "unknown" for _, h in targets.values())
+            and targets["prometheus"][1] == "up"
+        ):
             break
         time.sleep(0.5)
     # Its own node exporter is a target too (none runs here: it is down).

@@ -20,8 +20,12 @@ RUNBOOK = Path(__file__).parents[2] / "docs" / "runbooks" / "alert-fired.md"
 
 
 def _alerts(path: Path) -> list[dict]:
-    return [rule for group in yaml.safe_load(path.read_text())["groups"]
-            for rule in group["rules"] if "alert" in rule]
+    return [
+        rule
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
 
 
 def test_rule_files_pass_promtool_check() -> None:
@@ -30,9 +34,13 @@ def test_rule_files_pass_promtool_check() -> None:
 
 
 def test_every_alert_has_a_promtool_test_case_and_they_pass() -> None:
-    tested = {case["alertname"] for path in promtool.rule_tests()
-              for test in yaml.safe_load(path.read_text())["tests"]
-              for case in test.get("alert_rule_test", []) if case.get("exp_alerts")}
+    tested = {
+        case["alertname"]
+        for path in promtool.rule_tests()
+        for test in yaml.safe_load(path.read_text())["tests"]
+        for case in test.get("alert_rule_test", [])
+        if case.get("exp_alerts")
+    }
     alerts = {rule["alert"] for path in promtool.rule_files() for rule in _alerts(path)}
     assert alerts - tested == set(), "alerts without a firing test case"
     assert "SUCCESS" in promtool.test_rules()
@@ -43,8 +51,11 @@ def test_a_changed_threshold_fails_the_rule_tests(tmp_path: Path) -> None:
     for path in promtool.rule_files() + promtool.rule_tests():
         shutil.copy(path, tmp_path / path.name)
     rules = tmp_path / promtool.rule_files()[0].name
-    rules.write_text(rules.read_text().replace("(vllm:kv_cache_usage_perc) > 0.95",
-                                               "(vllm:kv_cache_usage_perc) > 0.99"))
+    rules.write_text(
+        rules.read_text().replace(
+            "(vllm:kv_cache_usage_perc) > 0.95", "(vllm:kv_cache_usage_perc) > 0.99"
+        )
+    )
     with pytest.raises(promtool.PromtoolError, match="VllmKvCacheFull"):
         promtool.run("test", "rules", *[p.name for p in promtool.rule_tests()], cwd=tmp_path)
 

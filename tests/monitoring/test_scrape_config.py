@@ -21,20 +21,37 @@ from vllm_fleet.serving.inventory import load_inventory
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 SERVING = {"gpu_count": 8, "model": "kimi-k2-thinking", "profile": "latency"}
 FLEET = [
-    ("h200-01", ["nvidia_h200"], {**SERVING, "gpu_vendor": "nvidia", "image_target": "cuda",
-                                  "dcgm_exporter_image": f"mirror.example/dcgm-exporter@{DIGEST}"}),
-    ("mi300x-01", ["amd_mi300x"], {**SERVING, "gpu_vendor": "amd", "image_target": "rocm",
-                                   "vllm_port": 8001, "scrape_address": "10.0.0.12",
-                                   "amd_metrics_exporter_image":
-                                       f"mirror.example/device-metrics-exporter:v1.4.0@{DIGEST}"}),
+    (
+        "h200-01",
+        ["nvidia_h200"],
+        {
+            **SERVING,
+            "gpu_vendor": "nvidia",
+            "image_target": "cuda",
+            "dcgm_exporter_image": f"mirror.example/dcgm-exporter@{DIGEST}",
+        },
+    ),
+    (
+        "mi300x-01",
+        ["amd_mi300x"],
+        {
+            **SERVING,
+            "gpu_vendor": "amd",
+            "image_target": "rocm",
+            "vllm_port": 8001,
+            "scrape_address": "10.0.0.12",
+            "amd_metrics_exporter_image": f"mirror.example/device-metrics-exporter:v1.4.0@{DIGEST}",
+        },
+    ),
     ("router-01", ["routers"], {"monitored_units": ["vllm-router"]}),
     ("monitor-01", ["monitoring"], {"prometheus_retention": "30d"}),
 ]
 
 
 def _fleet(changes: dict | None = None) -> list[FleetHost]:
-    hosts = [(name, groups, {**data, **(changes or {}).get(name, {})})
-             for name, groups, data in FLEET]
+    hosts = [
+        (name, groups, {**data, **(changes or {}).get(name, {})}) for name, groups, data in FLEET
+    ]
     return fleet_hosts(hosts)
 
 
@@ -50,13 +67,19 @@ def test_one_job_per_kind_one_target_per_host(tmp_path: Path) -> None:
     fleet = _fleet()
     text = render_prometheus_config(fleet, fleet[-1])
     config = yaml.safe_load(text)
-    jobs = {job["job_name"]: [(t["labels"]["host"], t["targets"][0])
-                              for t in job["static_configs"]] for job in config["scrape_configs"]}
+    jobs = {
+        job["job_name"]: [(t["labels"]["host"], t["targets"][0]) for t in job["static_configs"]]
+        for job in config["scrape_configs"]
+    }
     assert jobs == {
         "vllm": [("h200-01", "h200-01:8000"), ("mi300x-01", "10.0.0.12:8001")],
         "vllm-router": [("router-01", "router-01:29000")],
-        "node": [("h200-01", "h200-01:9100"), ("mi300x-01", "10.0.0.12:9100"),
-                 ("router-01", "router-01:9100"), ("monitor-01", "monitor-01:9100")],
+        "node": [
+            ("h200-01", "h200-01:9100"),
+            ("mi300x-01", "10.0.0.12:9100"),
+            ("router-01", "router-01:9100"),
+            ("monitor-01", "monitor-01:9100"),
+        ],
         "dcgm": [("h200-01", "h200-01:9400")],
         "amd-gpu": [("mi300x-01", "10.0.0.12:5000")],
         "prometheus": [("monitor-01", "127.0.0.1:9090")],
@@ -70,8 +93,14 @@ def test_scrape_targets_lists_what_the_monitoring_host_scrapes() -> None:
 
 
 def test_basic_auth_scrapes_itself_with_a_password_file(tmp_path: Path) -> None:
-    fleet = _fleet({"monitor-01": {"prometheus_basic_auth_user": "ops",
-                                   "prometheus_listen_address": "0.0.0.0:9090"}})
+    fleet = _fleet(
+        {
+            "monitor-01": {
+                "prometheus_basic_auth_user": "ops",
+                "prometheus_listen_address": "0.0.0.0:9090",
+            }
+        }
+    )
     config = yaml.safe_load(render_prometheus_config(fleet, fleet[-1]))
     (self_job,) = [j for j in config["scrape_configs"] if j["job_name"] == "prometheus"]
     assert self_job["basic_auth"]["username"] == "ops"
@@ -90,8 +119,11 @@ def test_bad_monitoring_data_is_one_clear_error() -> None:
 
 def test_a_gpu_host_without_its_exporter_image_is_refused() -> None:
     fleet = _fleet({"h200-01": {"dcgm_exporter_image": None}})
-    with pytest.raises(ConfigError, match=r"group_data/nvidia_h200.py: dcgm_exporter_image: "
-                                          r"missing: h200-01 has nvidia GPUs"):
+    with pytest.raises(
+        ConfigError,
+        match=r"group_data/nvidia_h200.py: dcgm_exporter_image: "
+        r"missing: h200-01 has nvidia GPUs",
+    ):
         exporters.gpu_exporter(fleet[0], "group_data/nvidia_h200.py")
 
 
@@ -109,11 +141,19 @@ def test_exporter_units_run_the_pinned_image_without_pulling() -> None:
 
 
 def test_dcgm_counters_enable_every_dcgm_field_the_rules_read() -> None:
-    enabled = {line.split(",")[0].strip() for line in exporters.DCGM_COUNTERS.read_text()
-               .splitlines() if line.strip() and not line.startswith("#")}
+    enabled = {
+        line.split(",")[0].strip()
+        for line in exporters.DCGM_COUNTERS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     from vllm_fleet.monitoring.names import all_expressions
-    used = {word for expr in all_expressions() for word in expr.replace("(", " ").split()
-            if word.startswith("DCGM_FI_")}
+
+    used = {
+        word
+        for expr in all_expressions()
+        for word in expr.replace("(", " ").split()
+        if word.startswith("DCGM_FI_")
+    }
     used = {name.split("[")[0].split("{")[0] for name in used}
     assert used and used <= enabled
 
@@ -123,8 +163,9 @@ def test_node_exporter_reports_the_hosts_units_and_restarts() -> None:
     args = exporters.node_exporter_args(fleet[0])
     assert "--collector.systemd.unit-include=vllm-serve.service" in args
     assert "--collector.systemd.enable-restarts-metrics" in args
-    assert "--collector.systemd.unit-include=vllm-router.service" in \
-        exporters.node_exporter_args(fleet[2])
+    assert "--collector.systemd.unit-include=vllm-router.service" in exporters.node_exporter_args(
+        fleet[2]
+    )
     assert exporters.node_exporter_args(fleet[3]) == ["--web.listen-address=:9100"]
 
 

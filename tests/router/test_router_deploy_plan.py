@@ -19,29 +19,57 @@ BIN = Path(sys.executable).parent
 
 def inventory(folder: Path, router_data: dict) -> Path:
     """One serving host and one CPU router host, both @fake Debian 12."""
-    common = {"fake_delay": 0, "fake_delay_jitter": 0,
-              "fake_responses": {"ls -pdL *-release": OS_RELEASES["debian-12"],
-                                 "uname -s": "Linux",
-                                 "command -v useradd": "/usr/sbin/useradd"}}
-    serving = {**common, "gpu_vendor": "none", "gpu_count": 0, "model": "kimi-tiny",
-               "profile": "cpu", "image_target": "cpu",
-               "worker_url": "http://gpu-01.internal:8000"}
+    common = {
+        "fake_delay": 0,
+        "fake_delay_jitter": 0,
+        "fake_responses": {
+            "ls -pdL *-release": OS_RELEASES["debian-12"],
+            "uname -s": "Linux",
+            "command -v useradd": "/usr/sbin/useradd",
+        },
+    }
+    serving = {
+        **common,
+        "gpu_vendor": "none",
+        "gpu_count": 0,
+        "model": "kimi-tiny",
+        "profile": "cpu",
+        "image_target": "cpu",
+        "worker_url": "http://gpu-01.internal:8000",
+    }
     path = folder / "fleet.py"
-    path.write_text(f"serving = [('@fake/gpu-01', {pprint.pformat(serving)})]\n"
-                    f"routers = [('@fake/router-01', {pprint.pformat({**common, **router_data})})]"
-                    "\n")
+    path.write_text(
+        f"serving = [('@fake/gpu-01', {pprint.pformat(serving)})]\n"
+        f"routers = [('@fake/router-01', {pprint.pformat({**common, **router_data})})]"
+        "\n"
+    )
     return path
 
 
 def run(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYINFRA_FAKE_DELAY": "0", "PYINFRA_FAKE_DELAY_JITTER": "0",
-                   **(env or {})}
+    environment = {
+        **os.environ,
+        "PYINFRA_FAKE_DELAY": "0",
+        "PYINFRA_FAKE_DELAY_JITTER": "0",
+        **(env or {}),
+    }
     environment.pop("VLLM_API_KEY", None) if not env else None
-    return subprocess.run([str(BIN / "pyinfra"), str(path), "deploy/router.py", "--group-data",
-                           str(INVENTORY_DIR / "group_data" / "routers.py").rsplit("/", 1)[0],
-                           "-y", "-vvv"],
-                          cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [
+            str(BIN / "pyinfra"),
+            str(path),
+            "deploy/router.py",
+            "--group-data",
+            str(INVENTORY_DIR / "group_data" / "routers.py").rsplit("/", 1)[0],
+            "-y",
+            "-vvv",
+        ],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_router_host_gets_pinned_router_checked_haproxy_and_units(tmp_path: Path) -> None:
@@ -59,7 +87,8 @@ def test_router_host_gets_pinned_router_checked_haproxy_and_units(tmp_path: Path
     live = names.index("HAProxy configuration /etc/haproxy/haproxy.cfg")
     assert check < live
     assert names.index("Start vllm-router.service") > names.index(
-        "Unit /etc/systemd/system/vllm-router.service")
+        "Unit /etc/systemd/system/vllm-router.service"
+    )
     assert any("vllm-router-workers.service" in name for name in names)
     # The key travels only as a file's content: never a command, an operation name or output.
     assert key not in output
@@ -67,7 +96,8 @@ def test_router_host_gets_pinned_router_checked_haproxy_and_units(tmp_path: Path
     assert "API key -> /etc/vllm-fleet/router-api-keys" in names
     # The serving host is left alone by this deploy.
     assert "[@fake/gpu-01] runs no router" in output or "@fake/gpu-01" not in "".join(
-        line for line in output.splitlines() if "Starting operation" in line)
+        line for line in output.splitlines() if "Starting operation" in line
+    )
 
 
 def test_bad_router_input_stops_before_any_operation(tmp_path: Path) -> None:

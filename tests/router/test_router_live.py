@@ -36,12 +36,22 @@ def server_on_fixed_port(image: str, model_dir: Path) -> VllmServer:
     router holds stays the same, as a real host's does)."""
     port = free_port()
     container = engine().containers.run(
-        image, command=[MODEL_MOUNT, "--host", "0.0.0.0", "--port", str(CONTAINER_PORT),
-                        *GOOD_SERVER_ARGS],
-        name=f"vllm-fleet-test-{uuid.uuid4().hex[:10]}", detach=True,
+        image,
+        command=[
+            MODEL_MOUNT,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(CONTAINER_PORT),
+            *GOOD_SERVER_ARGS,
+        ],
+        name=f"vllm-fleet-test-{uuid.uuid4().hex[:10]}",
+        detach=True,
         ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
         volumes={str(model_dir.resolve()): {"bind": MODEL_MOUNT, "mode": "ro"}},
-        environment=SERVER_ENV, labels={"ai.vllm-fleet.role": "test-server"})
+        environment=SERVER_ENV,
+        labels={"ai.vllm-fleet.role": "test-server"},
+    )
     return VllmServer(container, f"http://127.0.0.1:{port}", GOOD_SERVER_ARGS)
 
 
@@ -79,15 +89,26 @@ def processed(router: LocalRouter) -> dict[str, float]:
     from vllm_fleet.smoke.metrics import parse_metrics
 
     samples = parse_metrics(httpx.get(router.metrics_url, timeout=5).text)
-    return {s.labels["worker"]: s.value for s in samples
-            if s.name == "vllm_router_processed_requests_total"}
+    return {
+        s.labels["worker"]: s.value
+        for s in samples
+        if s.name == "vllm_router_processed_requests_total"
+    }
 
 
 def chat(url: str, text: str, key: str | None = KEY) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.post(f"{url}/v1/chat/completions", headers=headers, timeout=120,
-                      json={"model": SERVED_NAME, "max_tokens": 32, "temperature": 0,
-                            "messages": [{"role": "user", "content": text}]})
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        headers=headers,
+        timeout=120,
+        json={
+            "model": SERVED_NAME,
+            "max_tokens": 32,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": text}],
+        },
+    )
 
 
 def test_every_smoke_check_passes_through_the_router(router: LocalRouter) -> None:
@@ -103,8 +124,7 @@ def test_the_stream_check_passes_straight_against_a_host(hosts: list[VllmServer]
     assert report.passed, report.check("tool_call_stream").detail
 
 
-def test_requests_spread_over_both_hosts(round_robin: LocalRouter,
-                                        hosts: list[VllmServer]) -> None:
+def test_requests_spread_over_both_hosts(round_robin: LocalRouter, hosts: list[VllmServer]) -> None:
     before = processed(round_robin)
     for i in range(8):
         assert chat(round_robin.url, f"Question {i}?", key=None).status_code == 200
@@ -114,15 +134,23 @@ def test_requests_spread_over_both_hosts(round_robin: LocalRouter,
 
 
 def test_admin_routes_are_refused_at_the_client_address(router: LocalRouter) -> None:
-    for method, path in [("POST", "/add_worker?url=http://127.0.0.1:9"),
-                         ("POST", f"/remove_worker?url={router.spec.workers[0].url}"),
-                         ("GET", "/list_workers"), ("GET", "/workers"),
-                         ("POST", "/flush_cache"), ("GET", "/get_loads")]:
-        response = httpx.request(method, f"{router.url}{path}", timeout=10,
-                                 headers={"Authorization": f"Bearer {KEY}"})
+    for method, path in [
+        ("POST", "/add_worker?url=http://127.0.0.1:9"),
+        ("POST", f"/remove_worker?url={router.spec.workers[0].url}"),
+        ("GET", "/list_workers"),
+        ("GET", "/workers"),
+        ("POST", "/flush_cache"),
+        ("GET", "/get_loads"),
+    ]:
+        response = httpx.request(
+            method, f"{router.url}{path}", timeout=10, headers={"Authorization": f"Bearer {KEY}"}
+        )
         assert response.status_code == 403, (path, response.status_code)
-    sneaky = httpx.post(f"{router.url}/v1/%2e%2e/add_worker?url=http://127.0.0.1:9", timeout=10,
-                        headers={"Authorization": f"Bearer {KEY}"})
+    sneaky = httpx.post(
+        f"{router.url}/v1/%2e%2e/add_worker?url=http://127.0.0.1:9",
+        timeout=10,
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
     assert sneaky.status_code == 400
     assert len(router.held()) == 2  # nothing was added or removed
 
@@ -133,8 +161,9 @@ def test_without_the_key_401_with_it_200(router: LocalRouter) -> None:
     assert chat(router.url, "What is 2+2?").status_code == 200
 
 
-def burst_while_stopping(router: LocalRouter, victim: VllmServer, count: int = 12
-                         ) -> tuple[list[int], float]:
+def burst_while_stopping(
+    router: LocalRouter, victim: VllmServer, count: int = 12
+) -> tuple[list[int], float]:
     """``count`` requests one after another; the victim's server is stopped (SIGTERM, as
     `systemctl stop` sends) after the third. Returns the statuses and when the stop began."""
     stopper = threading.Thread(target=victim.container.stop, kwargs={"timeout": 30})
@@ -149,25 +178,30 @@ def burst_while_stopping(router: LocalRouter, victim: VllmServer, count: int = 1
 
 
 @pytest.fixture(scope="module")
-def stopped_burst(round_robin: LocalRouter, hosts: list[VllmServer]
-                  ) -> tuple[list[int], float, VllmServer]:
+def stopped_burst(
+    round_robin: LocalRouter, hosts: list[VllmServer]
+) -> tuple[list[int], float, VllmServer]:
     """The burst during one host's stop, run once for the two tests below."""
     statuses, stopped = burst_while_stopping(round_robin, hosts[1])
     return statuses, stopped, hosts[1]
 
 
 def test_a_stopped_host_leaves_rotation_in_time_and_comes_back(
-        round_robin: LocalRouter, stopped_burst: tuple[list[int], float, VllmServer]) -> None:
+    round_robin: LocalRouter, stopped_burst: tuple[list[int], float, VllmServer]
+) -> None:
     _statuses, stopped, victim = stopped_burst
     settings = round_robin.spec.settings
-    window = (settings.router_health_interval_s * settings.router_health_failures
-              + settings.router_health_timeout_s)
+    window = (
+        settings.router_health_interval_s * settings.router_health_failures
+        + settings.router_health_timeout_s
+    )
     while round_robin.worker_health().get(victim.url) != 0:
         assert time.monotonic() - stopped < window, "the stopped host is still in rotation"
         time.sleep(0.2)
     # Once it is out, every request goes to the other host.
-    assert [chat(round_robin.url, f"After {i}?", key=None).status_code for i in range(4)] == \
-        [200] * 4
+    assert [chat(round_robin.url, f"After {i}?", key=None).status_code for i in range(4)] == [
+        200
+    ] * 4
     victim.container.start()
     victim.wait_ready()
     started = time.monotonic()
@@ -176,12 +210,15 @@ def test_a_stopped_host_leaves_rotation_in_time_and_comes_back(
         time.sleep(0.2)
 
 
-@pytest.mark.xfail(reason="measured with benchmarks/router_bench.py: 2 of 60 requests got "
-                          "vllm-router 0.1.17's 500 'Request failed: error sending request' "
-                          "while the host stopped; they were not retried on the other worker",
-                   strict=False)
+@pytest.mark.xfail(
+    reason="measured with benchmarks/router_bench.py: 2 of 60 requests got "
+    "vllm-router 0.1.17's 500 'Request failed: error sending request' "
+    "while the host stopped; they were not retried on the other worker",
+    strict=False,
+)
 def test_no_request_fails_while_a_host_stops(
-        stopped_burst: tuple[list[int], float, VllmServer]) -> None:
+    stopped_burst: tuple[list[int], float, VllmServer],
+) -> None:
     statuses, _stopped, _victim = stopped_burst
     assert statuses == [200] * len(statuses)
 

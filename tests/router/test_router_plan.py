@@ -24,8 +24,9 @@ H200 = ["h200-01.example.internal", "h200-02.example.internal"]
 MI300X = ["mi300x-01.example.internal", "mi300x-02.example.internal"]
 
 
-def fleet(tmp_path: Path, routers: str, extra_groups: str = "",
-          group_data: dict[str, str] | None = None) -> Path:
+def fleet(
+    tmp_path: Path, routers: str, extra_groups: str = "", group_data: dict[str, str] | None = None
+) -> Path:
     """prod's serving groups and group data, with ``routers`` (and more groups) of our own."""
     folder = tmp_path / "inv"
     shutil.copytree(INVENTORY_DIR / "group_data", folder / "group_data")
@@ -51,17 +52,22 @@ def test_router_unit_starts_with_no_workers_on_loopback_with_metrics_and_short_h
     (spec,) = resolve_routers(load_inventory(PROD))
     unit = render.router_unit(spec)
     assert "--worker-urls" not in unit  # else vllm-router exits after its 600 s start-up wait
-    for option in ("--host 127.0.0.1", "--port 30000", "--policy cache_aware",
-                   "--prometheus-host 127.0.0.1", "--prometheus-port 29000",
-                   "--health-check-interval-secs 4", "--health-failure-threshold 3"):
+    for option in (
+        "--host 127.0.0.1",
+        "--port 30000",
+        "--policy cache_aware",
+        "--prometheus-host 127.0.0.1",
+        "--prometheus-port 29000",
+        "--health-check-interval-secs 4",
+        "--health-failure-threshold 3",
+    ):
         assert option in unit, option
     # Out of rotation within 15 s by default, a hung host included: the first failing probe
     # starts at most one interval after the death, then failures - 1 more intervals, and the
     # last probe may take its whole timeout.
     s = spec.settings
     assert "--health-check-timeout-secs 3" in unit
-    assert s.router_health_failures * s.router_health_interval_s + \
-        s.router_health_timeout_s <= 15
+    assert s.router_health_failures * s.router_health_interval_s + s.router_health_timeout_s <= 15
     assert "User=vllm-router" in unit
     workers = render.workers_unit(spec)
     assert f"--workers-file {spec.workers_file}" in workers
@@ -73,8 +79,10 @@ def test_haproxy_forwards_only_api_routes_and_asks_for_the_key(monkeypatch) -> N
     config = render.haproxy_config(spec)
     assert "bind 0.0.0.0:8080" in config
     assert "server vllm-router 127.0.0.1:30000" in config
-    assert "http-request deny deny_status 403 unless api_route || probe_route || " \
-           "metrics_route" in config
+    assert (
+        "http-request deny deny_status 403 unless api_route || probe_route || "
+        "metrics_route" in config
+    )
     assert f"-f {spec.key_file}" in config and spec.key_file == "/etc/vllm-fleet/router-api-keys"
     (keyless,) = resolve_routers(load_inventory(PROD))
     assert "key_ok" not in render.haproxy_config(keyless)
@@ -86,8 +94,9 @@ def test_haproxy_accepts_the_rendered_configuration(tmp_path: Path) -> None:
     import dataclasses
 
     (spec,) = resolve_routers(load_inventory(PROD), frozenset({"VLLM_API_KEY"}))
-    spec = dataclasses.replace(spec, settings=dataclasses.replace(
-        spec.settings, vllm_secrets_dir=str(tmp_path)))
+    spec = dataclasses.replace(
+        spec, settings=dataclasses.replace(spec.settings, vllm_secrets_dir=str(tmp_path))
+    )
     Path(spec.key_file).write_text("Bearer sk-test\n")
     config = tmp_path / "haproxy.cfg"
     config.write_text(render.haproxy_config(spec).replace("chroot /var/lib/haproxy\n", ""))
@@ -97,9 +106,10 @@ def test_haproxy_accepts_the_rendered_configuration(tmp_path: Path) -> None:
 
 def test_a_pool_group_and_a_drained_host(tmp_path: Path) -> None:
     path = fleet(tmp_path, '[("router-01", {"router_pool": "nvidia_h200"})]')
-    text = path.read_text().replace('("h200-02.example.internal", {"profile": "throughput"})',
-                                    '("h200-02.example.internal", {"profile": "throughput", '
-                                    '"router_drain": True})')
+    text = path.read_text().replace(
+        '("h200-02.example.internal", {"profile": "throughput"})',
+        '("h200-02.example.internal", {"profile": "throughput", "router_drain": True})',
+    )
     path.write_text(text)
     (spec,) = resolve_routers(load_inventory(path))
     assert [w.host for w in spec.workers] == H200
@@ -117,35 +127,61 @@ def test_a_gpu_host_may_also_be_a_router(tmp_path: Path) -> None:
 
 
 BAD = [
-    ("pool names an unknown group", '[("router-01", {"router_pool": "nvidia_h100"})]', "", {},
-     "fleet.py: router_pool: unknown group 'nvidia_h100'; the inventory's groups: amd_mi300x, "
-     "fleet, nvidia_h200, routers"),
-    ("pool is a group that serves nothing", '[("router-01", {"router_pool": "cpu_boxes"})]',
-     'cpu_boxes = ["cache-01"]', {},
-     "fleet.py: router_pool: router router-01's pool 'cpu_boxes' is empty: none of its hosts "
-     "serves a model"),
-    ("pool mixes models", '["router-01"]', "", {
-        "amd_mi300x": (INVENTORY_DIR / "group_data" / "amd_mi300x.py").read_text().replace(
-            'model = "kimi-k2-thinking"', 'model = "kimi-tiny"')},
-     "group_data/all.py: router_pool: router router-01's pool 'inventory' mixes models "
-     "(kimi-k2-thinking: h200-01.example.internal, h200-02.example.internal; kimi-tiny: "
-     "mi300x-01.example.internal, mi300x-02.example.internal); a router fronts one model"),
-    ("two routers claim one address",
-     '[("router-01", {"router_url": "http://llm.example.internal"}), '
-     '("router-02", {"router_url": "http://llm.example.internal/"})]', "", {},
-     "fleet.py: router_url: routers router-01 and router-02 both claim "
-     "http://llm.example.internal; give each router its own address"),
-    ("a policy vllm-router does not have", '["router-01"]', "",
-     {"routers": 'router_policy = "least_loaded"\n'},
-     "group_data/routers.py: router_policy: 'least_loaded' is not valid; valid: cache_aware, "
-     "round_robin, random, power_of_two, consistent_hash, sticky_least_loaded, kv_aware"),
+    (
+        "pool names an unknown group",
+        '[("router-01", {"router_pool": "nvidia_h100"})]',
+        "",
+        {},
+        "fleet.py: router_pool: unknown group 'nvidia_h100'; the inventory's groups: amd_mi300x, "
+        "fleet, nvidia_h200, routers",
+    ),
+    (
+        "pool is a group that serves nothing",
+        '[("router-01", {"router_pool": "cpu_boxes"})]',
+        'cpu_boxes = ["cache-01"]',
+        {},
+        "fleet.py: router_pool: router router-01's pool 'cpu_boxes' is empty: none of its hosts "
+        "serves a model",
+    ),
+    (
+        "pool mixes models",
+        '["router-01"]',
+        "",
+        {
+            "amd_mi300x": (INVENTORY_DIR / "group_data" / "amd_mi300x.py")
+            .read_text()
+            .replace('model = "kimi-k2-thinking"', 'model = "kimi-tiny"')
+        },
+        "group_data/all.py: router_pool: router router-01's pool 'inventory' mixes models "
+        "(kimi-k2-thinking: h200-01.example.internal, h200-02.example.internal; kimi-tiny: "
+        "mi300x-01.example.internal, mi300x-02.example.internal); a router fronts one model",
+    ),
+    (
+        "two routers claim one address",
+        '[("router-01", {"router_url": "http://llm.example.internal"}), '
+        '("router-02", {"router_url": "http://llm.example.internal/"})]',
+        "",
+        {},
+        "fleet.py: router_url: routers router-01 and router-02 both claim "
+        "http://llm.example.internal; give each router its own address",
+    ),
+    (
+        "a policy vllm-router does not have",
+        '["router-01"]',
+        "",
+        {"routers": 'router_policy = "least_loaded"\n'},
+        "group_data/routers.py: router_policy: 'least_loaded' is not valid; valid: cache_aware, "
+        "round_robin, random, power_of_two, consistent_hash, sticky_least_loaded, kv_aware",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "routers", "groups", "group_data", "message"), BAD,
-                         ids=[row[0] for row in BAD])
-def test_bad_router_input_is_one_line(tmp_path: Path, case: str, routers: str, groups: str,
-                                      group_data: dict[str, str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "routers", "groups", "group_data", "message"), BAD, ids=[row[0] for row in BAD]
+)
+def test_bad_router_input_is_one_line(
+    tmp_path: Path, case: str, routers: str, groups: str, group_data: dict[str, str], message: str
+) -> None:
     path = fleet(tmp_path, routers, groups, group_data)
     with pytest.raises(ConfigError) as info:
         resolve_routers(load_inventory(path))
@@ -157,8 +193,9 @@ def test_bad_router_input_is_one_line(tmp_path: Path, case: str, routers: str, g
     assert "\n" not in str(stopped.value.message)
 
 
-def test_plan_json_shows_the_router_unit_workers_and_url(capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
+def test_plan_json_shows_the_router_unit_workers_and_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     plan(Context(), inventory=PROD, host="router-01.example.internal", json=True)
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry["role"] == "router"
@@ -166,10 +203,12 @@ def test_plan_json_shows_the_router_unit_workers_and_url(capsys: pytest.CaptureF
     assert [w["url"] for w in entry["workers"]] == [f"http://{h}:8000" for h in H200 + MI300X]
     assert entry["unit"]["path"] == "/etc/systemd/system/vllm-router.service"
     assert "--policy cache_aware" in entry["unit"]["text"]
-    assert set(entry["files"]) == {"/etc/systemd/system/vllm-router.service",
-                                   "/etc/systemd/system/vllm-router-workers.service",
-                                   "/opt/vllm-fleet/router/etc/workers",
-                                   "/etc/haproxy/haproxy.cfg"}
+    assert set(entry["files"]) == {
+        "/etc/systemd/system/vllm-router.service",
+        "/etc/systemd/system/vllm-router-workers.service",
+        "/opt/vllm-fleet/router/etc/workers",
+        "/etc/haproxy/haproxy.cfg",
+    }
 
 
 def test_plan_text_shows_the_router(capsys: pytest.CaptureFixture[str]) -> None:

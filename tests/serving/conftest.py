@@ -58,8 +58,10 @@ def pushed_manifest_dir(manifest_dir: Path) -> Path:
     """The recorded cpu manifest as `invoke push --target cpu --registry 127.0.0.1:5000` leaves
     it: the same, plus a repo digest in the sandbox registry (made up; tests read it back)."""
     pushed = load_manifest(PUSHED / "cpu.json")
-    assert pushed == replace(load_manifest(RECORDED), repo_digests=[
-        f"{registry.LOCAL_ADDRESS}/vllm-fleet/cpu@{PUSHED_DIGEST}"])
+    assert pushed == replace(
+        load_manifest(RECORDED),
+        repo_digests=[f"{registry.LOCAL_ADDRESS}/vllm-fleet/cpu@{PUSHED_DIGEST}"],
+    )
     return PUSHED
 
 

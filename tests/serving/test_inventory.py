@@ -15,13 +15,20 @@ from vllm_fleet.serving.inventory import HostData, load_inventory, select_host
 
 
 def test_prod_hosts_and_where_their_data_comes_from(prod_hosts: dict[str, HostData]) -> None:
-    assert list(prod_hosts) == ["h200-01.example.internal", "h200-02.example.internal",
-                                "mi300x-01.example.internal", "mi300x-02.example.internal",
-                                "router-01.example.internal"]
+    assert list(prod_hosts) == [
+        "h200-01.example.internal",
+        "h200-02.example.internal",
+        "mi300x-01.example.internal",
+        "mi300x-02.example.internal",
+        "router-01.example.internal",
+    ]
     assert prod_hosts["router-01.example.internal"].groups == ("routers", "prod")
     h200 = prod_hosts["h200-02.example.internal"]
     assert (h200.data["gpu_vendor"], h200.data["gpu_count"], h200.data["profile"]) == (
-        "nvidia", 8, "throughput")
+        "nvidia",
+        8,
+        "throughput",
+    )
     assert h200.source("profile") == "inventory/prod.py"  # the host's own dict wins
     assert h200.source("gpu_vendor") == "inventory/group_data/nvidia_h200.py"
     assert h200.source("vllm_port") == "inventory/group_data/all.py"
@@ -42,7 +49,8 @@ def test_sandbox_host(sandbox_host: HostData) -> None:
 
 
 def test_loading_connects_nowhere_and_leaves_the_process_alone(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def refuse(*_args, **_kwargs):
         raise AssertionError("the inventory loader tried the network")
 
@@ -68,7 +76,8 @@ def test_a_host_dict_beats_group_data_beats_all(tmp_path: Path) -> None:
     (tmp_path / "group_data" / "all.py").write_text("vllm_port = 8000\nprofile = 'a'\n")
     (tmp_path / "group_data" / "gpus.py").write_text("import os\nprofile = 'b'\n")
     (tmp_path / "fleet.py").write_text(
-        "gpus = ['one', ('two', {'profile': 'c'})]\n_private = ['not-a-host']\n")
+        "gpus = ['one', ('two', {'profile': 'c'})]\n_private = ['not-a-host']\n"
+    )
     one, two = load_inventory(tmp_path / "fleet.py")
     assert (one.data["profile"], two.data["profile"], one.data["vllm_port"]) == ("b", "c", 8000)
     assert "os" not in one.data  # imports are not data (pyinfra's rule)
@@ -85,6 +94,9 @@ def test_broken_inventory_files_are_named(tmp_path: Path) -> None:
 
 
 def test_an_unknown_host_lists_the_hosts(prod_hosts: dict[str, HostData]) -> None:
-    with pytest.raises(UnknownNameError, match=r"^inventory/prod\.py: unknown host 'h200-09'; "
-                       r"valid: h200-01\.example\.internal, "):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"^inventory/prod\.py: unknown host 'h200-09'; "
+        r"valid: h200-01\.example\.internal, ",
+    ):
         select_host(list(prod_hosts.values()), "h200-09", "inventory/prod.py")

@@ -38,8 +38,9 @@ def _check(name: str, plan: HostPlan) -> None:
 
 @pytest.fixture(scope="module")
 def prod_plans(manifest_dir: Path) -> dict[str, HostPlan]:
-    plans = plan_inventory(INVENTORY_DIR / "prod.py", manifest_dir=manifest_dir,
-                           env_names=PROD_SECRETS)
+    plans = plan_inventory(
+        INVENTORY_DIR / "prod.py", manifest_dir=manifest_dir, env_names=PROD_SECRETS
+    )
     return {p.host.removesuffix(".example.internal"): p for p in plans}
 
 
@@ -57,13 +58,17 @@ def test_profiles_differ_only_by_dcp(prod_plans: dict[str, HostPlan]) -> None:
     assert latency and throughput
     dcp = throughput.argv.index("--decode-context-parallel-size")
     assert throughput.argv[dcp + 1] == "8"
-    assert throughput.argv[:dcp] + throughput.argv[dcp + 2:] == latency.argv
+    assert throughput.argv[:dcp] + throughput.argv[dcp + 2 :] == latency.argv
 
 
 def test_venv_plan_matches_golden(prod_hosts: dict[str, HostData], manifest_dir: Path) -> None:
     base = prod_hosts["h200-01.example.internal"]
-    host = HostData(base.name, {**base.data, "runtime": "venv"},
-                    {**base.sources, "runtime": "inventory/prod.py"}, base.default_source)
+    host = HostData(
+        base.name,
+        {**base.data, "runtime": "venv"},
+        {**base.sources, "runtime": "inventory/prod.py"},
+        base.default_source,
+    )
     plan = Planner(manifest_dir=manifest_dir, env_names=PROD_SECRETS).plan(host)
     _check("prod-h200-01-venv", plan)
 
@@ -84,4 +89,5 @@ def test_sandbox_image_not_pushed_is_one_line_naming_the_push(manifest_dir: Path
         f"{manifest_dir.relative_to(REPO_ROOT)}/cpu.json: repo_digests: no digest of "
         "vllm-fleet/cpu pushed to 127.0.0.1:5000 (image_registry, "
         "inventory/group_data/sandbox.py); push it: `invoke push --target cpu --registry "
-        "127.0.0.1:5000`")
+        "127.0.0.1:5000`"
+    )

@@ -36,8 +36,9 @@ def _stub(path: Path) -> str:
 def _verify(unit_text: str, folder: Path) -> subprocess.CompletedProcess[str]:
     unit = folder / "vllm-serve.service"
     unit.write_text(unit_text)
-    return subprocess.run([SYSTEMD_ANALYZE, "verify", str(unit)], capture_output=True, text=True,
-                          cwd=folder)
+    return subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", str(unit)], capture_output=True, text=True, cwd=folder
+    )
 
 
 def _spec(host: HostData, manifest_dir: Path, **options) -> ServeSpec:
@@ -52,16 +53,24 @@ def stubbed(tmp_path: Path, host_with: Callable[..., HostData]) -> Callable[...,
     _stub(venv / "bin" / "vllm")
     # A venv installs the rocm target's wheel mode (ROCm 7.0): AMD pairs it with driver 30.10.
     return lambda base="mi300x-01.example.internal", **changes: host_with(
-        base, docker_bin=docker, vllm_venv_dir=str(venv),
+        base,
+        docker_bin=docker,
+        vllm_venv_dir=str(venv),
         **({"amdgpu_repo_version": "30.10"} if changes.get("runtime") == "venv" else {}),
-        **changes)
+        **changes,
+    )
 
 
 @needs_systemd
 @pytest.mark.parametrize("runtime", ["container", "venv"])
 @pytest.mark.parametrize("with_api_key", [False, True])
-def test_systemd_accepts_the_units(runtime: str, with_api_key: bool, tmp_path: Path,
-                                   stubbed: Callable[..., HostData], manifest_dir: Path) -> None:
+def test_systemd_accepts_the_units(
+    runtime: str,
+    with_api_key: bool,
+    tmp_path: Path,
+    stubbed: Callable[..., HostData],
+    manifest_dir: Path,
+) -> None:
     env_names = {"VLLM_API_KEY"} if with_api_key else set()
     spec = _spec(stubbed(runtime=runtime), manifest_dir, env_names=env_names)
     result = _verify(render_unit(spec), tmp_path)
@@ -69,8 +78,9 @@ def test_systemd_accepts_the_units(runtime: str, with_api_key: bool, tmp_path: P
 
 
 @needs_systemd
-def test_the_check_fails_on_a_missing_binary(tmp_path: Path, host_with: Callable[..., HostData],
-                                             manifest_dir: Path) -> None:
+def test_the_check_fails_on_a_missing_binary(
+    tmp_path: Path, host_with: Callable[..., HostData], manifest_dir: Path
+) -> None:
     spec = _spec(host_with(docker_bin=str(tmp_path / "no-docker")), manifest_dir)
     result = _verify(render_unit(spec), tmp_path)
     assert result.returncode != 0
@@ -93,11 +103,11 @@ def _exec_start(unit_text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("runtime", ["container", "venv"])
-def test_execstart_runs_exactly_the_command(runtime: str, stubbed: Callable[..., HostData],
-                                            manifest_dir: Path) -> None:
+def test_execstart_runs_exactly_the_command(
+    runtime: str, stubbed: Callable[..., HostData], manifest_dir: Path
+) -> None:
     odd = {"HIP_VISIBLE_DEVICES": 'a "b" $HOME 50% \\x ;'}
-    spec = _spec(stubbed(runtime=runtime, serve_env=odd), manifest_dir,
-                 env_names={"VLLM_API_KEY"})
+    spec = _spec(stubbed(runtime=runtime, serve_env=odd), manifest_dir, env_names={"VLLM_API_KEY"})
     assert _exec_start(render_unit(spec)) == command(spec)
 
 
@@ -111,8 +121,9 @@ def test_quoting_of_single_words() -> None:
     assert systemd_command([["/bin/x", "run"], ["--a", "1"]]) == "/bin/x run \\\n    --a 1"
 
 
-def test_container_unit_keeps_its_promises(stubbed: Callable[..., HostData],
-                                           manifest_dir: Path) -> None:
+def test_container_unit_keeps_its_promises(
+    stubbed: Callable[..., HostData], manifest_dir: Path
+) -> None:
     spec = _spec(stubbed(), manifest_dir, env_names={"VLLM_API_KEY", "HF_TOKEN"})
     text = render_unit(spec)
     argv = command(spec)
@@ -131,16 +142,16 @@ def test_container_unit_keeps_its_promises(stubbed: Callable[..., HostData],
     assert not any("HF_TOKEN" in a or "hf-token" in a for a in argv)  # the server runs offline
 
 
-def test_local_images_are_not_pulled(stubbed: Callable[..., HostData],
-                                     manifest_dir: Path) -> None:
+def test_local_images_are_not_pulled(stubbed: Callable[..., HostData], manifest_dir: Path) -> None:
     spec = _spec(stubbed(image_pull=False), manifest_dir)
     text = render_unit(spec)
     assert " pull " not in text
     assert "--entrypoint vllm \\\n" in text  # no API key: no shell in between
 
 
-def test_venv_unit_reads_the_key_from_its_root_only_file(stubbed: Callable[..., HostData],
-                                                         manifest_dir: Path) -> None:
+def test_venv_unit_reads_the_key_from_its_root_only_file(
+    stubbed: Callable[..., HostData], manifest_dir: Path
+) -> None:
     spec = _spec(stubbed(runtime="venv"), manifest_dir, env_names={"VLLM_API_KEY"})
     text = render_unit(spec)
     assert 'Environment="HF_HOME=/var/lib/vllm-fleet/huggingface"\n' in text

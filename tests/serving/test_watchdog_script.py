@@ -20,22 +20,40 @@ def probe(tmp_path: Path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "systemctl").write_text(
-        '#!/bin/sh\ncase "$1" in is-active) cat "$WD/active";; show) cat "$WD/run";; esac\n')
+        '#!/bin/sh\ncase "$1" in is-active) cat "$WD/active";; show) cat "$WD/run";; esac\n'
+    )
     (bin_dir / "curl").write_text('#!/bin/sh\nexit "$(cat "$WD/curl_rc")"\n')
     for stub in bin_dir.iterdir():
         stub.chmod(0o755)
     (tmp_path / "active").write_text("active\n")
     (tmp_path / "run").write_text("run-1\n")
     killed = tmp_path / "killed"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "WD": str(tmp_path),
-           "VLLM_FLEET_WATCHDOG_STATE": str(tmp_path / "state")}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "WD": str(tmp_path),
+        "VLLM_FLEET_WATCHDOG_STATE": str(tmp_path / "state"),
+    }
 
     def run(healthy: bool) -> str:
         (tmp_path / "curl_rc").write_text("0" if healthy else "28")
-        result = subprocess.run(["sh", str(SCRIPT), "vllm-serve.service",
-                                 "http://127.0.0.1:8000/health", "3", "2",
-                                 "sh", "-c", f"echo kill >> {killed}"],
-                                env=env, capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [
+                "sh",
+                str(SCRIPT),
+                "vllm-serve.service",
+                "http://127.0.0.1:8000/health",
+                "3",
+                "2",
+                "sh",
+                "-c",
+                f"echo kill >> {killed}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout
 
     run.killed = lambda: killed.read_text().count("kill") if killed.exists() else 0

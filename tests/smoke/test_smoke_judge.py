@@ -63,8 +63,11 @@ def test_older_reasoning_content_field_is_accepted() -> None:
 def test_without_reasoning_parser_thinking_is_left_in_content() -> None:
     response = recorded("no_reasoning_parser_chat")
     assert judge_chat(response, 400)  # a plain chat client still gets text
-    with pytest.raises(CheckFailed, match=r"no reasoning field; the thinking is left in content: "
-                       r"'<think>.*--reasoning-parser kimi_k2"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"no reasoning field; the thinking is left in content: "
+        r"'<think>.*--reasoning-parser kimi_k2",
+    ):
         judge_reasoning(response, 400)
 
 
@@ -111,8 +114,9 @@ def test_stream_verdict_does_not_depend_on_chunk_boundaries() -> None:
         text = (choice.get("delta") or {}).get("content") or ""
         if len(text) > 1:
             for char in text:
-                recut.append({"choices": [{"index": 0, "delta": {"content": char},
-                                           "finish_reason": None}]})
+                recut.append(
+                    {"choices": [{"index": 0, "delta": {"content": char}, "finish_reason": None}]}
+                )
         else:
             recut.append(chunk)
     assert len(recut) > len(chunks)
@@ -148,8 +152,11 @@ def test_good_tool_call_passes_and_builds_the_follow_up_message() -> None:
 
 
 def test_wrong_tool_parser_leaves_the_call_in_content() -> None:
-    with pytest.raises(CheckFailed, match=r"^tool call left in content: "
-                       r"'<\|tool_calls_section_begin\|>.*--tool-call-parser kimi_k2"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"^tool call left in content: "
+        r"'<\|tool_calls_section_begin\|>.*--tool-call-parser kimi_k2",
+    ):
         judge_tool_call(recorded("wrong_tool_parser_tool_call"), CASES.tool_call)
 
 
@@ -161,13 +168,19 @@ def test_call_header_without_markers_is_still_recognised() -> None:
         judge_tool_call(response, CASES.tool_call)
 
 
-@pytest.mark.parametrize(("arguments", "reason"), [
-    ('{"town": "Paris"}', r"do not fit get_weather's parameters: arguments: missing required "
-                          r"key 'city'"),
-    ('{"city": 75001}', r"arguments\.city: expected string, got integer 75001"),
-    ("Paris", r"arguments are not JSON: 'Paris'"),
-    ('["Paris"]', r"arguments are not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (
+            '{"town": "Paris"}',
+            r"do not fit get_weather's parameters: arguments: missing required "
+            r"key 'city'",
+        ),
+        ('{"city": 75001}', r"arguments\.city: expected string, got integer 75001"),
+        ("Paris", r"arguments are not JSON: 'Paris'"),
+        ('["Paris"]', r"arguments are not a JSON object"),
+    ],
+)
 def test_bad_arguments_fail_naming_why(arguments: str, reason: str) -> None:
     """derived: the recorded call with other argument text."""
     response = copy.deepcopy(recorded("good_tool_call"))
@@ -194,8 +207,9 @@ def test_follow_up_answer_passes_and_a_second_call_fails() -> None:
     answer = recorded("good_tool_result")
     assert judge_tool_result(answer, 400).startswith("final answer ")
     again = copy.deepcopy(answer)
-    again["choices"][0]["message"]["tool_calls"] = \
-        recorded("good_tool_call")["choices"][0]["message"]["tool_calls"]
+    again["choices"][0]["message"]["tool_calls"] = recorded("good_tool_call")["choices"][0][
+        "message"
+    ]["tool_calls"]
     with pytest.raises(CheckFailed, match=r"called \['get_weather'\] again"):
         judge_tool_result(again, 400)
 
@@ -206,8 +220,11 @@ def test_follow_up_answer_passes_and_a_second_call_fails() -> None:
 def test_models_lists_the_name_or_says_what_is_served() -> None:
     listing = {"object": "list", "data": [{"id": "kimi-tiny", "max_model_len": 512}]}
     assert "max_model_len 512" in judge_models(listing, "kimi-tiny")
-    with pytest.raises(CheckFailed, match=r"'kimi-k2' is not served here; the server lists: "
-                       r"kimi-tiny"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"'kimi-k2' is not served here; the server lists: "
+        r"kimi-tiny",
+    ):
         judge_models(listing, "kimi-k2")
 
 
@@ -216,8 +233,10 @@ def metrics() -> list[Sample]:
 
 
 def grown(samples: list[Sample], by: float) -> list[Sample]:
-    return [Sample(s.name, s.labels, s.value + by if s.name.endswith("tokens_total") else s.value)
-            for s in samples]
+    return [
+        Sample(s.name, s.labels, s.value + by if s.name.endswith("tokens_total") else s.value)
+        for s in samples
+    ]
 
 
 def test_metrics_parse_and_sum_per_model() -> None:
@@ -243,13 +262,16 @@ def test_metrics_missing_series_fail() -> None:
         judge_metrics(None, parse_metrics("process_cpu_seconds_total 1.0\n"), "kimi-tiny", True)
 
 
-@pytest.mark.parametrize(("with_key", "without_key", "configured", "outcome"), [
-    (200, 401, True, "without the key: 401; with it: 200"),
-    (200, 200, True, r"FAIL:got 200, expected 401: the server is not protected"),
-    (401, 401, True, r"FAIL:configured API key is refused"),
-    (None, 200, False, "no API key configured; the server answers without one"),
-    (None, 401, False, r"FAIL:requires an API key \(401\) but none was given"),
-])
+@pytest.mark.parametrize(
+    ("with_key", "without_key", "configured", "outcome"),
+    [
+        (200, 401, True, "without the key: 401; with it: 200"),
+        (200, 200, True, r"FAIL:got 200, expected 401: the server is not protected"),
+        (401, 401, True, r"FAIL:configured API key is refused"),
+        (None, 200, False, "no API key configured; the server answers without one"),
+        (None, 401, False, r"FAIL:requires an API key \(401\) but none was given"),
+    ],
+)
 def test_auth(with_key: int | None, without_key: int, configured: bool, outcome: str) -> None:
     if outcome.startswith("FAIL:"):
         with pytest.raises(CheckFailed, match=outcome.removeprefix("FAIL:")):

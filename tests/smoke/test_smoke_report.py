@@ -12,13 +12,23 @@ from vllm_fleet.smoke import CHECK_NAMES, CheckResult, SmokeReport
 
 
 def report() -> SmokeReport:
-    checks = [CheckResult(name, True, f"{name} fine", 0.01 * i)
-              for i, name in enumerate(CHECK_NAMES)]
-    checks[6] = CheckResult("tool_call", False,
-                            "tool call left in content: '<|tool_calls_section_begin|>...' "
-                            "[see <flags> & fix]", 0.25)
-    return SmokeReport(url="http://127.0.0.1:8000", model="kimi-tiny", checks=checks,
-                       seconds=1.5, waited=0.5, server_version="0.32.0")
+    checks = [
+        CheckResult(name, True, f"{name} fine", 0.01 * i) for i, name in enumerate(CHECK_NAMES)
+    ]
+    checks[6] = CheckResult(
+        "tool_call",
+        False,
+        "tool call left in content: '<|tool_calls_section_begin|>...' [see <flags> & fix]",
+        0.25,
+    )
+    return SmokeReport(
+        url="http://127.0.0.1:8000",
+        model="kimi-tiny",
+        checks=checks,
+        seconds=1.5,
+        waited=0.5,
+        server_version="0.32.0",
+    )
 
 
 def test_passed_only_when_every_check_passed() -> None:
@@ -34,9 +44,11 @@ def test_json_lists_every_check_by_name(tmp_path: Path) -> None:
     for check in data["checks"].values():
         assert set(check) == {"passed", "detail", "seconds"}
     assert data["checks"]["tool_call"] == {
-        "passed": False, "seconds": 0.25,
+        "passed": False,
+        "seconds": 0.25,
         "detail": "tool call left in content: '<|tool_calls_section_begin|>...' "
-                  "[see <flags> & fix]"}
+        "[see <flags> & fix]",
+    }
     assert data["passed"] is False and data["server_version"] == "0.32.0"
     assert data["url"] == "http://127.0.0.1:8000" and data["model"] == "kimi-tiny"
 
@@ -54,8 +66,11 @@ def test_junit_has_one_testcase_per_check_and_a_failure_with_the_detail(tmp_path
     assert failure is not None and failure.get("message", "").startswith("tool call left in")
     assert failed[0].get("time") == "0.250"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert props == {"url": "http://127.0.0.1:8000", "model": "kimi-tiny",
-                     "server_version": "0.32.0"}
+    assert props == {
+        "url": "http://127.0.0.1:8000",
+        "model": "kimi-tiny",
+        "server_version": "0.32.0",
+    }
 
 
 def test_table_shows_details_verbatim() -> None:

@@ -21,8 +21,12 @@ def pairs(args: tuple[str, ...]) -> set[str]:
 
 def test_good_server_is_the_kimi_recipe_on_the_cpu() -> None:
     assert pairs(GOOD_SERVER_ARGS) == {
-        "--enable-auto-tool-choice", "--tool-call-parser kimi_k2", "--reasoning-parser kimi_k2",
-        f"--served-model-name {SERVED_NAME}", "--max-model-len 512", "--dtype float32",
+        "--enable-auto-tool-choice",
+        "--tool-call-parser kimi_k2",
+        "--reasoning-parser kimi_k2",
+        f"--served-model-name {SERVED_NAME}",
+        "--max-model-len 512",
+        "--dtype float32",
         "--enforce-eager",
     }
     assert SERVED_NAME == "kimi-tiny"

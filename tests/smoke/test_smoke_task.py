@@ -41,8 +41,9 @@ def assert_one_clear_line(proc: subprocess.CompletedProcess, *needles: str) -> N
 def test_unreachable_port_is_one_clear_line(invoke_smoke: InvokeSmoke) -> None:
     port = closed_port()
     proc = invoke_smoke("--url", f"http://127.0.0.1:{port}", "--model", "kimi-tiny")
-    assert_one_clear_line(proc, f"http://127.0.0.1:{port}/health", "connection refused",
-                          "--wait SECONDS")
+    assert_one_clear_line(
+        proc, f"http://127.0.0.1:{port}/health", "connection refused", "--wait SECONDS"
+    )
 
 
 def test_wait_on_unreachable_port_times_out_clearly(invoke_smoke: InvokeSmoke) -> None:
@@ -57,8 +58,14 @@ def test_wait_on_unreachable_port_times_out_clearly(invoke_smoke: InvokeSmoke) -
 def test_unknown_check_and_missing_key_variable_are_refused(invoke_smoke: InvokeSmoke) -> None:
     proc = invoke_smoke("--url", "http://127.0.0.1:9", "--model", "m", "--only", "chatt")
     assert_one_clear_line(proc, "--only: unknown check 'chatt'", "tool_call")
-    proc = invoke_smoke("--url", "http://127.0.0.1:9", "--model", "m",
-                        "--api-key-env", "VLLM_FLEET_TEST_NO_SUCH_VAR")
+    proc = invoke_smoke(
+        "--url",
+        "http://127.0.0.1:9",
+        "--model",
+        "m",
+        "--api-key-env",
+        "VLLM_FLEET_TEST_NO_SUCH_VAR",
+    )
     assert_one_clear_line(proc, "--api-key-env VLLM_FLEET_TEST_NO_SUCH_VAR", "not set")
 
 
@@ -67,8 +74,9 @@ def test_bad_url_and_bad_case_file_are_refused(invoke_smoke: InvokeSmoke, tmp_pa
     assert_one_clear_line(proc, "not an http(s) URL")
     bad = tmp_path / "cases.yaml"
     bad.write_text("chat: {}\n")
-    proc = invoke_smoke("--url", f"http://127.0.0.1:{closed_port()}", "--model", "m",
-                        "--cases", str(bad))
+    proc = invoke_smoke(
+        "--url", f"http://127.0.0.1:{closed_port()}", "--model", "m", "--cases", str(bad)
+    )
     assert_one_clear_line(proc, f"{bad}: reasoning: missing (required)")
 
 

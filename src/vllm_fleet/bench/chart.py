@@ -25,8 +25,9 @@ RUN_COLOURS = ("#4C72B0", "#DD8452")
 GUIDE_COLOURS = ("#B0B0B0", "#707070")
 
 
-def write_chart(runs: list[BenchResult], path: Path,
-                baseline: list[BenchResult] | None = None) -> Path:
+def write_chart(
+    runs: list[BenchResult], path: Path, baseline: list[BenchResult] | None = None
+) -> Path:
     """Draw ``runs`` (two: before, after) and, if given, the guide's two runs; write ``path``."""
     bars = [(run, colour) for run, colour in zip(runs, RUN_COLOURS, strict=True)]
     if baseline:
@@ -37,8 +38,10 @@ def write_chart(runs: list[BenchResult], path: Path,
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     for axis, metric in zip(axes.flat, GAIN_METRICS, strict=True):
         _panel(axis, metric, bars, gains[metric.key], guide_gains.get(metric.key))
-    fig.suptitle(f"vllm bench serve: {runs[0].label} vs {runs[1].label}"
-                 + (" (grey: usage guide, 8xH200)" if baseline else ""))
+    fig.suptitle(
+        f"vllm bench serve: {runs[0].label} vs {runs[1].label}"
+        + (" (grey: usage guide, 8xH200)" if baseline else "")
+    )
     fig.tight_layout()
     path = output_file(path, "--chart")
     fig.savefig(path, dpi=100, format="png")
@@ -50,8 +53,13 @@ def _gains(runs: list[BenchResult]) -> dict[str, float | None]:
     return {row.metric.key: row.improvement_pct for row in gain_rows(runs[0], runs[1])}
 
 
-def _panel(axis: plt.Axes, metric: Metric, bars: list[tuple[BenchResult, str]],
-           gain: float | None, guide_gain: float | None) -> None:
+def _panel(
+    axis: plt.Axes,
+    metric: Metric,
+    bars: list[tuple[BenchResult, str]],
+    gain: float | None,
+    guide_gain: float | None,
+) -> None:
     values = [run.value(metric.key) * metric.scale for run, _ in bars]
     labels = [_label(run) for run, _ in bars]
     drawn = axis.bar(range(len(bars)), values, color=[colour for _, colour in bars])
@@ -65,4 +73,3 @@ def _panel(axis: plt.Axes, metric: Metric, bars: list[tuple[BenchResult, str]],
 
 def _label(run: BenchResult) -> str:
     return f"guide\n{run.label}" if run.extras.get("published") else run.label
-

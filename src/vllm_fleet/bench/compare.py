@@ -75,8 +75,13 @@ class GainRow:
         """Metric, A, B, change, improvement: formatted as the guide prints them."""
         least = self.metric.digits
         change_digits = max(decimals(self.before, least), decimals(self.after, least))
-        return [self.metric.label, shown(self.before, least), shown(self.after, least),
-                f"{self.change:+,.{change_digits}f}", percent(self.improvement_pct)]
+        return [
+            self.metric.label,
+            shown(self.before, least),
+            shown(self.after, least),
+            f"{self.change:+,.{change_digits}f}",
+            percent(self.improvement_pct),
+        ]
 
 
 def percent(value: float | None) -> str:
@@ -100,14 +105,20 @@ def gain_rows(before: BenchResult, after: BenchResult) -> list[GainRow]:
     metrics = list(GAIN_METRICS)
     if all(KV_METRIC.key in run.data for run in (before, after)):
         metrics.append(KV_METRIC)
-    return [GainRow(metric, before.value(metric.key) * metric.scale,
-                    after.value(metric.key) * metric.scale) for metric in metrics]
+    return [
+        GainRow(
+            metric, before.value(metric.key) * metric.scale, after.value(metric.key) * metric.scale
+        )
+        for metric in metrics
+    ]
 
 
 def markdown_table(rows: list[GainRow], before: str, after: str) -> str:
     """The guide's table, as Markdown (pastes into a ticket or a wiki as it is)."""
-    lines = [f"| Metric | {before} | {after} | Change | Improvement(%) |",
-             "|--------|-------------|-------------|--------|---------------|"]
+    lines = [
+        f"| Metric | {before} | {after} | Change | Improvement(%) |",
+        "|--------|-------------|-------------|--------|---------------|",
+    ]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -116,35 +127,70 @@ def versus_baseline_table(runs: list[BenchResult], guide: list[BenchResult]) -> 
     """Each run beside the guide's run of the same position (A vs TP8, B vs TP8+DCP8), and the
     gain each pair shows: does this host reproduce the guide's gain?"""
     ours = {row.metric.key: row for row in gain_rows(runs[0], runs[1])}
-    header = (f"| Metric | guide {guide[0].label} | {runs[0].label} | guide {guide[1].label} | "
-              f"{runs[1].label} | guide gain | your gain |")
+    header = (
+        f"| Metric | guide {guide[0].label} | {runs[0].label} | guide {guide[1].label} | "
+        f"{runs[1].label} | guide gain | your gain |"
+    )
     lines = [header, "|" + "---|" * 7]
     for guide_row in gain_rows(guide[0], guide[1]):
         run_row = ours.get(guide_row.metric.key)
         if run_row is None:  # e.g. the KV cache row when your runs do not carry it
             continue
         least = guide_row.metric.digits
-        cells = [guide_row.metric.label, shown(guide_row.before, least),
-                 shown(run_row.before, least), shown(guide_row.after, least),
-                 shown(run_row.after, least), percent(guide_row.improvement_pct),
-                 percent(run_row.improvement_pct)]
+        cells = [
+            guide_row.metric.label,
+            shown(guide_row.before, least),
+            shown(run_row.before, least),
+            shown(guide_row.after, least),
+            shown(run_row.after, least),
+            percent(guide_row.improvement_pct),
+            percent(run_row.improvement_pct),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-_BASELINE_FIELDS = {"source": Field(str), "model": Field(str), "preset": Field(str),
-                    "runs": Field(dict)}
-_RUN_FIELDS = {
-    "profile": Field(str), "kv_cache": Field(dict, required=False),
-    **{key: Field((int, float)) for key in (
-        "completed", "failed", "request_rate", "duration", "total_input_tokens",
-        "total_output_tokens", "request_throughput", "output_throughput",
-        "max_output_tokens_per_s", "max_concurrent_requests", "total_token_throughput",
-        "mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "median_tpot_ms",
-        "p99_tpot_ms", "mean_itl_ms", "median_itl_ms", "p99_itl_ms")},
+_BASELINE_FIELDS = {
+    "source": Field(str),
+    "model": Field(str),
+    "preset": Field(str),
+    "runs": Field(dict),
 }
-_KV_FIELDS = {"device": Field(str), "tokens": Field(int), "dcp_multiplier": Field(int),
-              "available_gib": Field((int, float), required=False)}
+_RUN_FIELDS = {
+    "profile": Field(str),
+    "kv_cache": Field(dict, required=False),
+    **{
+        key: Field((int, float))
+        for key in (
+            "completed",
+            "failed",
+            "request_rate",
+            "duration",
+            "total_input_tokens",
+            "total_output_tokens",
+            "request_throughput",
+            "output_throughput",
+            "max_output_tokens_per_s",
+            "max_concurrent_requests",
+            "total_token_throughput",
+            "mean_ttft_ms",
+            "median_ttft_ms",
+            "p99_ttft_ms",
+            "mean_tpot_ms",
+            "median_tpot_ms",
+            "p99_tpot_ms",
+            "mean_itl_ms",
+            "median_itl_ms",
+            "p99_itl_ms",
+        )
+    },
+}
+_KV_FIELDS = {
+    "device": Field(str),
+    "tokens": Field(int),
+    "dcp_multiplier": Field(int),
+    "available_gib": Field((int, float), required=False),
+}
 
 
 def load_baseline(path: Path = BASELINE_FILE) -> list[BenchResult]:
@@ -159,11 +205,16 @@ def load_baseline(path: Path = BASELINE_FILE) -> list[BenchResult]:
         figures = {key: value for key, value in body.items() if key != "kv_cache"}
         if "kv_cache" in body:
             kv = check_fields(path, f"{where}.kv_cache", body["kv_cache"], _KV_FIELDS)
-            figures.update(KvCache(kv["device"], kv["tokens"], kv["dcp_multiplier"],
-                                   kv.get("available_gib")).metadata())
-        runs.append(BenchResult(str(label), figures, f"{path}:{where}",
-                                {"published": data["source"]}))
+            figures.update(
+                KvCache(
+                    kv["device"], kv["tokens"], kv["dcp_multiplier"], kv.get("available_gib")
+                ).metadata()
+            )
+        runs.append(
+            BenchResult(str(label), figures, f"{path}:{where}", {"published": data["source"]})
+        )
     if len(runs) != 2:
-        raise ConfigError(path, "runs", f"expected exactly two runs (before, after), got "
-                          f"{len(runs)}")
+        raise ConfigError(
+            path, "runs", f"expected exactly two runs (before, after), got {len(runs)}"
+        )
     return runs

@@ -30,12 +30,21 @@ from vllm_fleet.schema import Field, check_fields, load_yaml
 GATES_FILE = BENCHMARKS_DIR / "eval-gates.yaml"
 
 _GATE_FIELDS = {
-    "task": Field(str), "num_fewshot": Field(int), "metric": Field(str), "filter": Field(str),
-    "max_stderr_drop": Field((int, float)), "model_args": Field(dict), "profiles": Field(dict),
-    "include_path": Field(str, required=False), "limit": Field(int, required=False),
+    "task": Field(str),
+    "num_fewshot": Field(int),
+    "metric": Field(str),
+    "filter": Field(str),
+    "max_stderr_drop": Field((int, float)),
+    "model_args": Field(dict),
+    "profiles": Field(dict),
+    "include_path": Field(str, required=False),
+    "limit": Field(int, required=False),
 }
-_BASELINE_FIELDS = {"label": Field(str), "score": Field((int, float)),
-                    "stderr": Field((int, float))}
+_BASELINE_FIELDS = {
+    "label": Field(str),
+    "score": Field((int, float)),
+    "stderr": Field((int, float)),
+}
 ModelArg = str | int | float | bool | None
 
 
@@ -116,11 +125,13 @@ class Verdict:
     def message(self) -> str:
         outcome = "passed" if self.passed else "FAILED"
         stderr = f"{self.score.stderr:.4f}" if self.score.stderr is not None else "n/a"
-        return (f"accuracy gate {outcome}: {self.score.task} {self.score.value:.4f} ± {stderr} "
-                f"vs {self.baseline.profile} baseline ({self.baseline.label}) "
-                f"{self.baseline.score:.4f} ± {self.baseline.stderr:.4f}: "
-                f"{_drop_words(self.drop)}, allowed {self.max_stderr_drop:g} "
-                f"(lowest passing score {self.floor:.4f})")
+        return (
+            f"accuracy gate {outcome}: {self.score.task} {self.score.value:.4f} ± {stderr} "
+            f"vs {self.baseline.profile} baseline ({self.baseline.label}) "
+            f"{self.baseline.score:.4f} ± {self.baseline.stderr:.4f}: "
+            f"{_drop_words(self.drop)}, allowed {self.max_stderr_drop:g} "
+            f"(lowest passing score {self.floor:.4f})"
+        )
 
 
 def judge(score: Score, baseline: Baseline, max_stderr_drop: float) -> Verdict:
@@ -145,15 +156,24 @@ def load_gates(path: Path = GATES_FILE) -> GateSpec:
     data = check_fields(path, "", load_yaml(path), _GATE_FIELDS)
     for key, value in data["model_args"].items():
         if not isinstance(value, ModelArg) or "," in str(value) or key in ("model", "base_url"):
-            raise ConfigError(path, f"model_args.{key}", f"{value!r} is not allowed: a single "
-                              "value without commas; model and base_url come from the command")
+            raise ConfigError(
+                path,
+                f"model_args.{key}",
+                f"{value!r} is not allowed: a single "
+                "value without commas; model and base_url come from the command",
+            )
     if data["max_stderr_drop"] < 0:
         raise ConfigError(path, "max_stderr_drop", "must be 0 or more (standard errors)")
     include = data.get("include_path")
     return GateSpec(
-        path=path, task=data["task"], num_fewshot=data["num_fewshot"], metric=data["metric"],
-        filter=data["filter"], max_stderr_drop=float(data["max_stderr_drop"]),
-        model_args=dict(data["model_args"]), profiles=_baselines(path, data["profiles"]),
+        path=path,
+        task=data["task"],
+        num_fewshot=data["num_fewshot"],
+        metric=data["metric"],
+        filter=data["filter"],
+        max_stderr_drop=float(data["max_stderr_drop"]),
+        model_args=dict(data["model_args"]),
+        profiles=_baselines(path, data["profiles"]),
         include_path=(path.parent / include).resolve() if include else None,
         limit=data.get("limit"),
     )
@@ -164,16 +184,27 @@ def read_score(results_file: Path, spec: GateSpec) -> Score:
     data = read_json_object(results_file, "lm-eval's results file")
     task_results = _dig(results_file, data, "results", spec.task)
     if spec.result_key not in task_results:
-        raise ResultFileError(results_file, f"results.{spec.task}.{spec.result_key}",
-                              f"missing; the run has {', '.join(sorted(task_results))}")
+        raise ResultFileError(
+            results_file,
+            f"results.{spec.task}.{spec.result_key}",
+            f"missing; the run has {', '.join(sorted(task_results))}",
+        )
     shots = data.get("n-shot", {}).get(spec.task)
     if shots != spec.num_fewshot:
-        raise ResultFileError(results_file, f"n-shot.{spec.task}", f"the run is {shots}-shot, "
-                              f"the baseline {spec.num_fewshot}-shot: not comparable")
+        raise ResultFileError(
+            results_file,
+            f"n-shot.{spec.task}",
+            f"the run is {shots}-shot, the baseline {spec.num_fewshot}-shot: not comparable",
+        )
     samples = data.get("n-samples", {}).get(spec.task, {}).get("effective")
-    return Score(spec.task, _number(results_file, spec.result_key, task_results),
-                 _optional_number(task_results.get(spec.stderr_key)), shots, samples,
-                 str(results_file))
+    return Score(
+        spec.task,
+        _number(results_file, spec.result_key, task_results),
+        _optional_number(task_results.get(spec.stderr_key)),
+        shots,
+        samples,
+        str(results_file),
+    )
 
 
 def model_args_string(model: str, completions_url: str, extra: dict[str, ModelArg]) -> str:
@@ -187,10 +218,12 @@ def _baselines(path: Path, profiles: dict) -> dict[str, Baseline]:
     for name, body in profiles.items():
         check_fields(path, f"profiles.{name}", body, _BASELINE_FIELDS)
         if not 0 <= body["score"] <= 1 or body["stderr"] < 0:
-            raise ConfigError(path, f"profiles.{name}", "score must be within 0..1 and stderr "
-                              "0 or more")
-        baselines[str(name)] = Baseline(str(name), body["label"], float(body["score"]),
-                                        float(body["stderr"]))
+            raise ConfigError(
+                path, f"profiles.{name}", "score must be within 0..1 and stderr 0 or more"
+            )
+        baselines[str(name)] = Baseline(
+            str(name), body["label"], float(body["score"]), float(body["stderr"])
+        )
     if not baselines:
         raise ConfigError(path, "profiles", "no profile defined; add at least one baseline")
     return baselines
@@ -200,8 +233,11 @@ def _dig(path: Path, data: dict[str, Any], *keys: str) -> dict[str, Any]:
     node: Any = data
     for depth, key in enumerate(keys):
         if not isinstance(node, dict) or key not in node:
-            raise ResultFileError(path, ".".join(keys[:depth + 1]), "missing (is this lm-eval's "
-                                  "results JSON for this task?)")
+            raise ResultFileError(
+                path,
+                ".".join(keys[: depth + 1]),
+                "missing (is this lm-eval's results JSON for this task?)",
+            )
         node = node[key]
     return node
 

@@ -34,8 +34,10 @@ SIZE_LINE = re.compile(r"\b(?P<device>[A-Z]{2,4}) KV cache size: (?P<tokens>[\d,
 DCP_LINE = re.compile(r"Multiplying the \w+ KV cache size by the dcp_world_size (?P<n>\d+)\.")
 AVAILABLE_LINE = re.compile(r"Available KV cache memory: (?P<gib>[\d.]+) GiB")
 CPU_SPACE_LINE = re.compile(r"Explicitly set \((?P<gib>[\d.]+)/[\d.]+\) GiB for KV cache")
-CONCURRENCY = re.compile(r"Maximum concurrency for (?P<len>[\d,]+) tokens per request: "
-                         r"(?P<x>[\d.]+)x")
+CONCURRENCY = re.compile(
+    r"Maximum concurrency for (?P<len>[\d,]+) tokens per request: "
+    r"(?P<x>[\d.]+)x"
+)
 
 # Only these lines matter; the journal reader filters on the host so a long journal is not copied.
 GREP_PATTERN = "KV cache|dcp_world_size|Maximum concurrency"
@@ -56,8 +58,11 @@ class KvCache:
     def metadata(self) -> dict[str, str]:
         """The figures as ``vllm bench serve --metadata`` pairs, so the run's own result JSON
         carries the KV cache it was measured with (the guide compared exactly these)."""
-        pairs = {"kv_cache_device": self.device, "kv_cache_tokens": str(self.tokens),
-                 "kv_cache_dcp_multiplier": str(self.dcp_multiplier)}
+        pairs = {
+            "kv_cache_device": self.device,
+            "kv_cache_tokens": str(self.tokens),
+            "kv_cache_dcp_multiplier": str(self.dcp_multiplier),
+        }
         if self.memory_gib is not None:
             pairs["kv_cache_memory_gib"] = f"{self.memory_gib:g}"
         return pairs
@@ -67,9 +72,12 @@ class KvCache:
         """Back from a result's ``kv_cache_*`` keys (strings, as --metadata writes them)."""
         try:
             memory = data.get("kv_cache_memory_gib")
-            return cls(str(data["kv_cache_device"]), int(data["kv_cache_tokens"]),
-                       int(data.get("kv_cache_dcp_multiplier", 1)),
-                       float(memory) if memory is not None else None)
+            return cls(
+                str(data["kv_cache_device"]),
+                int(data["kv_cache_tokens"]),
+                int(data.get("kv_cache_dcp_multiplier", 1)),
+                float(memory) if memory is not None else None,
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -81,8 +89,12 @@ class KvCache:
         if self.memory_gib is not None:
             rows.append(("KV cache memory (GiB):", f"{self.memory_gib:.2f}"))
         if self.max_concurrency is not None and self.per_request_tokens:
-            rows.append((f"Max concurrency at {self.per_request_tokens:,} tok:",
-                         f"{self.max_concurrency:.2f}x"))
+            rows.append(
+                (
+                    f"Max concurrency at {self.per_request_tokens:,} tok:",
+                    f"{self.max_concurrency:.2f}x",
+                )
+            )
         return rows
 
 
@@ -100,8 +112,9 @@ def parse_kv_cache(text: str) -> KvCache | None:
             found = KvCache(match["device"], _int(match["tokens"]), **pending)
             pending = {}
         if (match := CONCURRENCY.search(line)) and found is not None:
-            found = replace(found, max_concurrency=float(match["x"]),
-                            per_request_tokens=_int(match["len"]))
+            found = replace(
+                found, max_concurrency=float(match["x"]), per_request_tokens=_int(match["len"])
+            )
     return found
 
 
@@ -115,8 +128,10 @@ def read_log_file(path: Path | str) -> str:
 
 def journal_command(unit: str) -> str:
     """The remote command: this boot's journal of ``unit``, only the KV-cache lines."""
-    return (f"journalctl -u {shlex.quote(unit)} -b --no-pager -o cat"
-            f" | grep -E {shlex.quote(GREP_PATTERN)} || true")
+    return (
+        f"journalctl -u {shlex.quote(unit)} -b --no-pager -o cat"
+        f" | grep -E {shlex.quote(GREP_PATTERN)} || true"
+    )
 
 
 def read_journal(inventory: Path | str, host: str, unit: str, timeout: float = 60.0) -> str:

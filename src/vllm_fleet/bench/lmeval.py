@@ -43,13 +43,29 @@ LOG_NAME = "lm-eval.log"
 LM_EVAL_KEY_ENV = "OPENAI_API_KEY"
 
 
-def lm_eval_argv(url: str, model: str, spec: GateSpec, output_path: Path,
-                 limit: int | None = None) -> list[str]:
+def lm_eval_argv(
+    url: str, model: str, spec: GateSpec, output_path: Path, limit: int | None = None
+) -> list[str]:
     """The lm-eval command line for ``spec`` against the server at ``url`` (a base URL)."""
-    argv = [sys.executable, "-m", "lm_eval", "run", "--model", "local-completions",
-            "--model_args", model_args_string(model, f"{url}/v1/completions", spec.model_args),
-            "--tasks", spec.task, "--num_fewshot", str(spec.num_fewshot), "--batch_size", "1",
-            "--output_path", str(output_path), "--log_samples"]
+    argv = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "run",
+        "--model",
+        "local-completions",
+        "--model_args",
+        model_args_string(model, f"{url}/v1/completions", spec.model_args),
+        "--tasks",
+        spec.task,
+        "--num_fewshot",
+        str(spec.num_fewshot),
+        "--batch_size",
+        "1",
+        "--output_path",
+        str(output_path),
+        "--log_samples",
+    ]
     if spec.include_path:
         argv += ["--include_path", str(spec.include_path)]
     limit = limit if limit is not None else spec.limit
@@ -58,9 +74,16 @@ def lm_eval_argv(url: str, model: str, spec: GateSpec, output_path: Path,
     return argv
 
 
-def run_lm_eval(url: str, model: str, spec: GateSpec, out_dir: Path, *, limit: int | None = None,
-                api_key: str | None = None,
-                on_output: Callable[[str], None] | None = None) -> Path:
+def run_lm_eval(
+    url: str,
+    model: str,
+    spec: GateSpec,
+    out_dir: Path,
+    *,
+    limit: int | None = None,
+    api_key: str | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> Path:
     """Evaluate the endpoint; return the results JSON lm-eval wrote under ``out_dir``.
 
     + url: the server's base URL (``http://HOST:PORT``; a trailing /v1 is fine)
@@ -79,11 +102,13 @@ def run_lm_eval(url: str, model: str, spec: GateSpec, out_dir: Path, *, limit: i
     argv = lm_eval_argv(base_url(url), model, spec, out_dir, limit)
     started = time.time()
     log_file = out_dir / LOG_NAME
-    returncode = _run(argv, spec.include_path or out_dir, log_file, on_output,
-                      lm_eval_env(os.environ, api_key))
+    returncode = _run(
+        argv, spec.include_path or out_dir, log_file, on_output, lm_eval_env(os.environ, api_key)
+    )
     if returncode != 0:
-        raise ToolRunError(TOOL, f"exited {returncode} (full output: {log_file})",
-                           log_tail(log_file))
+        raise ToolRunError(
+            TOOL, f"exited {returncode} (full output: {log_file})", log_tail(log_file)
+        )
     return newest_results(out_dir, since=started, log_file=log_file)
 
 
@@ -92,8 +117,11 @@ def newest_results(out_dir: Path, since: float = 0.0, log_file: Path | None = No
     ``since`` is this run's."""
     found = [path for path in out_dir.rglob("results_*.json") if path.stat().st_mtime >= since]
     if not found:
-        raise ToolRunError(TOOL, f"finished but wrote no results_*.json under {out_dir}",
-                           log_tail(log_file) if log_file else [])
+        raise ToolRunError(
+            TOOL,
+            f"finished but wrote no results_*.json under {out_dir}",
+            log_tail(log_file) if log_file else [],
+        )
     return max(found, key=lambda path: path.stat().st_mtime)
 
 
@@ -105,20 +133,37 @@ def lm_eval_env(environ: Mapping[str, str], api_key: str | None) -> dict[str, st
     return env
 
 
-def _run(argv: list[str], cwd: Path, log_file: Path,
-         on_output: Callable[[str], None] | None, env: dict[str, str]) -> int:
+def _run(
+    argv: list[str],
+    cwd: Path,
+    log_file: Path,
+    on_output: Callable[[str], None] | None,
+    env: dict[str, str],
+) -> int:
     """Run lm-eval, copying its output to ``log_file`` and ``on_output`` line by line. No time
     limit: a full gsm8k run takes as long as the server needs (Ctrl-C stops both)."""
     try:
-        with log_file.open("w") as log, subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            errors="replace", bufsize=1,
-        ) as proc:
+        with (
+            log_file.open("w") as log,
+            subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                bufsize=1,
+            ) as proc,
+        ):
             for line in proc.stdout or []:
                 log.write(line)
                 if on_output:
                     on_output(line.rstrip("\n"))
             return proc.wait()
     except OSError as err:
-        raise ToolRunError(TOOL, f"could not start `{' '.join(argv[:3])}` ({err.strerror}); "
-                           "is this Python's venv intact?") from None
+        raise ToolRunError(
+            TOOL,
+            f"could not start `{' '.join(argv[:3])}` ({err.strerror}); "
+            "is this Python's venv intact?",
+        ) from None

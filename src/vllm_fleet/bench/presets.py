@@ -22,8 +22,19 @@ PRESETS_FILE = BENCHMARKS_DIR / "presets.yaml"
 
 # Flags the bench task sets for every run (where to send, what to save): a preset naming one
 # would silently fight the task, so it is refused.
-RESERVED_FLAGS = ("base-url", "host", "port", "model", "tokenizer", "label", "metadata",
-                  "save-result", "result-dir", "result-filename", "append-result")
+RESERVED_FLAGS = (
+    "base-url",
+    "host",
+    "port",
+    "model",
+    "tokenizer",
+    "label",
+    "metadata",
+    "save-result",
+    "result-dir",
+    "result-filename",
+    "append-result",
+)
 
 FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FlagValue = str | int | float | bool
@@ -58,8 +69,11 @@ def load_presets(path: Path = PRESETS_FILE) -> dict[str, Preset]:
     for name, body in data["presets"].items():
         where = f"presets.{name}"
         check_fields(path, where, body, _PRESET_FIELDS)
-        presets[str(name)] = Preset(str(name), body["description"].strip(),
-                                    _checked_args(path, f"{where}.args", body["args"]))
+        presets[str(name)] = Preset(
+            str(name),
+            body["description"].strip(),
+            _checked_args(path, f"{where}.args", body["args"]),
+        )
     if not presets:
         raise ConfigError(path, "presets", "no preset defined; add at least one")
     return presets
@@ -77,12 +91,23 @@ def _checked_args(path: Path, where: str, args: dict) -> dict[str, FlagValue]:
     for flag, value in args.items():
         key = f"{where}.{flag}"
         if not isinstance(flag, str) or not FLAG_NAME.match(flag):
-            raise ConfigError(path, key, "not a flag name; write `vllm bench serve` flags "
-                              "without the leading -- (e.g. num-prompts)")
+            raise ConfigError(
+                path,
+                key,
+                "not a flag name; write `vllm bench serve` flags "
+                "without the leading -- (e.g. num-prompts)",
+            )
         if flag in RESERVED_FLAGS:
-            raise ConfigError(path, key, "set by `invoke bench` itself for every run; remove it "
-                              f"from the preset (reserved: {', '.join(RESERVED_FLAGS)})")
+            raise ConfigError(
+                path,
+                key,
+                "set by `invoke bench` itself for every run; remove it "
+                f"from the preset (reserved: {', '.join(RESERVED_FLAGS)})",
+            )
         if not isinstance(value, FlagValue):
-            raise ConfigError(path, key, f"expected a string, number or true/false, got "
-                              f"{type(value).__name__} {value!r}")
+            raise ConfigError(
+                path,
+                key,
+                f"expected a string, number or true/false, got {type(value).__name__} {value!r}",
+            )
     return dict(args)

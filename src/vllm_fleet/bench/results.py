@@ -20,14 +20,27 @@ from typing import Any
 from vllm_fleet.errors import ResultFileError
 
 # Keys that every comparison needs; a file without them is not a bench result.
-REQUIRED_KEYS = ("completed", "failed", "duration", "request_throughput", "output_throughput",
-                 "mean_ttft_ms", "median_ttft_ms")
+REQUIRED_KEYS = (
+    "completed",
+    "failed",
+    "duration",
+    "request_throughput",
+    "output_throughput",
+    "mean_ttft_ms",
+    "median_ttft_ms",
+)
 
 # What makes two runs comparable: the same served model and the same workload (the preset's
 # name, which `invoke bench` stores with --metadata, and the load figures vllm stores itself).
 PRESET_KEY = "preset"
-RUN_IDENTITY_KEYS = ("model_id", PRESET_KEY, "num_prompts", "request_rate", "max_concurrency",
-                     "burstiness")
+RUN_IDENTITY_KEYS = (
+    "model_id",
+    PRESET_KEY,
+    "num_prompts",
+    "request_rate",
+    "max_concurrency",
+    "burstiness",
+)
 
 # The guide's summary block: (label, --save-result key, format). Section rows have no key.
 SUMMARY_HEADER = "============ Serving Benchmark Result ============"
@@ -78,8 +91,9 @@ class BenchResult:
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise ResultFileError(self.source, key, f"missing or not a number ({number!r})")
         if not math.isfinite(number):
-            raise ResultFileError(self.source, key, f"{number!r} is not a finite number; the run "
-                                  "did not measure it")
+            raise ResultFileError(
+                self.source, key, f"{number!r} is not a finite number; the run did not measure it"
+            )
         return float(number)
 
 
@@ -90,8 +104,9 @@ def load_result(path: Path | str, label: str | None = None) -> BenchResult:
     data = read_json_object(path, "a --save-result file")
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
-        raise ResultFileError(path, missing[0], "missing (is this a `vllm bench serve "
-                              "--save-result` file?)")
+        raise ResultFileError(
+            path, missing[0], "missing (is this a `vllm bench serve --save-result` file?)"
+        )
     return BenchResult(label or data.get("label") or path.stem, data, str(path))
 
 

@@ -52,14 +52,21 @@ TOKENIZER_MOUNT = "/tokenizer"
 # The last line of a Python traceback: ``aiohttp.client_exceptions.ClientConnectorError: ...``
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout\w*): ")
 # Writes stay in the container's /tmp (it goes with the container); no telemetry.
-CONTAINER_ENV = {"HOME": "/tmp", "HF_HOME": "/tmp/huggingface", "VLLM_NO_USAGE_STATS": "1",
-                 "DO_NOT_TRACK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+CONTAINER_ENV = {
+    "HOME": "/tmp",
+    "HF_HOME": "/tmp/huggingface",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 
 # `vllm bench serve` sends OPENAI_API_KEY as its bearer token (vllm/benchmarks/lib/
 # endpoint_request_func.py); a shell reads it from the mounted file, then runs vllm with the args.
-_EXPORT_KEY = (f"OPENAI_API_KEY=\"$(cat {shlex.quote(API_KEY_IN_CONTAINER)})\" || exit 1; "
-               'export OPENAI_API_KEY; exec "$0" "$@"')
+_EXPORT_KEY = (
+    f'OPENAI_API_KEY="$(cat {shlex.quote(API_KEY_IN_CONTAINER)})" || exit 1; '
+    'export OPENAI_API_KEY; exec "$0" "$@"'
+)
 
 
 @dataclass(frozen=True)
@@ -71,10 +78,19 @@ class BenchRun:
     result: BenchResult
 
 
-def run_bench(url: str, model: str, preset: Preset, out_dir: Path, image: str, *,
-              tokenizer: str | None = None, label: str | None = None,
-              metadata: dict[str, str] | None = None, api_key: str | None = None,
-              on_output: Callable[[str], None] | None = None) -> BenchRun:
+def run_bench(
+    url: str,
+    model: str,
+    preset: Preset,
+    out_dir: Path,
+    image: str,
+    *,
+    tokenizer: str | None = None,
+    label: str | None = None,
+    metadata: dict[str, str] | None = None,
+    api_key: str | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> BenchRun:
     """Benchmark the endpoint at ``url`` with ``preset``; keep the results in ``out_dir``.
 
     + url: the server's base URL (``http://HOST:PORT``; a trailing /v1 is fine)
@@ -93,8 +109,15 @@ def run_bench(url: str, model: str, preset: Preset, out_dir: Path, image: str, *
     stem = result_stem(label or preset.name, model, datetime.now())
     tokenizer_arg, volumes = _tokenizer_mount(tokenizer)
     volumes[str(out_dir)] = {"bind": RESULTS_MOUNT, "mode": "rw"}
-    argv = bench_argv(base_url(url), model, preset, f"{stem}.json", tokenizer=tokenizer_arg,
-                      label=label, metadata=metadata)
+    argv = bench_argv(
+        base_url(url),
+        model,
+        preset,
+        f"{stem}.json",
+        tokenizer=tokenizer_arg,
+        label=label,
+        metadata=metadata,
+    )
     log_file = out_dir / f"{stem}.log"
     with _key_file(api_key) as key_file:
         entrypoint = ["vllm"]
@@ -104,13 +127,17 @@ def run_bench(url: str, model: str, preset: Preset, out_dir: Path, image: str, *
         _run_container(image, entrypoint, argv, volumes, log_file, on_output)
     result_file = out_dir / f"{stem}.json"
     if not result_file.exists():
-        raise ToolRunError(TOOL, f"finished but wrote no {result_file.name} (see {log_file})",
-                           log_tail(log_file))
+        raise ToolRunError(
+            TOOL, f"finished but wrote no {result_file.name} (see {log_file})", log_tail(log_file)
+        )
     result = load_result(result_file, label)
     if not result.data["completed"]:
-        raise ToolRunError(TOOL, f"no request succeeded ({result.data['failed']} failed) against "
-                           f"{url} (model {model!r}): {first_request_error(log_file)}; full "
-                           f"output: {log_file}")
+        raise ToolRunError(
+            TOOL,
+            f"no request succeeded ({result.data['failed']} failed) against "
+            f"{url} (model {model!r}): {first_request_error(log_file)}; full "
+            f"output: {log_file}",
+        )
     return BenchRun(result_file, log_file, result)
 
 
@@ -125,9 +152,16 @@ def first_request_error(log_file: Path) -> str:
     return (raised[-1] if raised else block.splitlines()[0]).strip()[:300]
 
 
-def bench_argv(url: str, model: str, preset: Preset, result_filename: str, *,
-               tokenizer: str | None = None, label: str | None = None,
-               metadata: dict[str, str] | None = None) -> list[str]:
+def bench_argv(
+    url: str,
+    model: str,
+    preset: Preset,
+    result_filename: str,
+    *,
+    tokenizer: str | None = None,
+    label: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> list[str]:
     """The container's command: ``bench serve``, the run's own flags, then the preset's."""
     argv = ["bench", "serve", "--base-url", url, "--model", model]
     if tokenizer:
@@ -147,8 +181,9 @@ def default_image(manifest_dir: Path = MANIFEST_DIR) -> str:
     with `vllm bench`, and the one a controller without GPUs has."""
     manifest = load_manifest(manifest_path("cpu", manifest_dir))
     if not manifest.tags:
-        raise ToolRunError(TOOL, f"{manifest_path('cpu', manifest_dir)} names no image tag; "
-                           "pass --image")
+        raise ToolRunError(
+            TOOL, f"{manifest_path('cpu', manifest_dir)} names no image tag; pass --image"
+        )
     return manifest.tags[0]
 
 
@@ -179,21 +214,36 @@ def _key_file(api_key: str | None) -> Iterator[str | None]:
         yield str(path)
 
 
-def _run_container(image: str, entrypoint: list[str], argv: list[str],
-                   volumes: dict[str, dict[str, str]], log_file: Path,
-                   on_output: Callable[[str], None] | None) -> None:
+def _run_container(
+    image: str,
+    entrypoint: list[str],
+    argv: list[str],
+    volumes: dict[str, dict[str, str]],
+    log_file: Path,
+    on_output: Callable[[str], None] | None,
+) -> None:
     client = engine()
     # The log stream may be silent for minutes (1000 prompts of 8000 tokens queue before the
     # first finishes): no read timeout on this client.
     client.api.timeout = None
     if not image_exists(client, image):  # containers.run would try to pull it
-        raise ToolRunError(TOOL, f"image {image!r} is not on this machine; `docker pull` it, "
-                           "or pass --image with a local vLLM image (e.g. the cpu target's)")
+        raise ToolRunError(
+            TOOL,
+            f"image {image!r} is not on this machine; `docker pull` it, "
+            "or pass --image with a local vLLM image (e.g. the cpu target's)",
+        )
     try:
         container = client.containers.run(
-            image, entrypoint=entrypoint, command=argv, detach=True, network_mode="host",
-            name=f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:10]}", user=f"{os.getuid()}:{os.getgid()}",
-            environment=CONTAINER_ENV, volumes=volumes, labels={"ai.vllm-fleet.role": "bench"},
+            image,
+            entrypoint=entrypoint,
+            command=argv,
+            detach=True,
+            network_mode="host",
+            name=f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:10]}",
+            user=f"{os.getuid()}:{os.getgid()}",
+            environment=CONTAINER_ENV,
+            volumes=volumes,
+            labels={"ai.vllm-fleet.role": "bench"},
         )
     except docker.errors.APIError as err:
         raise ToolRunError(TOOL, f"could not start in {image!r}: {err.explanation}") from None
@@ -207,17 +257,23 @@ def _run_container(image: str, entrypoint: list[str], argv: list[str],
             container.remove(force=True)
     if status.get("StatusCode") != 0:
         if tokenizer_unreachable(log_file.read_text(errors="replace")):
-            raise ToolRunError(TOOL, "could not load a tokenizer: the model name is not a Hub id "
-                               "this machine can reach; pass --tokenizer with a local model "
-                               f"folder or a Hub id (full output: {log_file})",
-                               log_tail(log_file))
-        raise ToolRunError(TOOL, f"exited {status.get('StatusCode')} (full output: {log_file})",
-                           log_tail(log_file))
+            raise ToolRunError(
+                TOOL,
+                "could not load a tokenizer: the model name is not a Hub id "
+                "this machine can reach; pass --tokenizer with a local model "
+                f"folder or a Hub id (full output: {log_file})",
+                log_tail(log_file),
+            )
+        raise ToolRunError(
+            TOOL, f"exited {status.get('StatusCode')} (full output: {log_file})", log_tail(log_file)
+        )
 
 
 # How transformers says it found no tokenizer: no Hub connection, or no such repository.
-_NO_TOKENIZER = ("couldn't connect to 'https://huggingface.co'",
-                 "is not a local folder and is not a valid model identifier")
+_NO_TOKENIZER = (
+    "couldn't connect to 'https://huggingface.co'",
+    "is not a local folder and is not a valid model identifier",
+)
 
 
 def tokenizer_unreachable(log_text: str) -> bool:
@@ -225,8 +281,7 @@ def tokenizer_unreachable(log_text: str) -> bool:
     return any(marker in log_text for marker in _NO_TOKENIZER)
 
 
-def _follow(container: Container, log_file: Path,
-            on_output: Callable[[str], None] | None) -> None:
+def _follow(container: Container, log_file: Path, on_output: Callable[[str], None] | None) -> None:
     """Copy the console output to ``log_file`` and ``on_output`` as it arrives."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     with log_file.open("w") as log:
@@ -235,4 +290,3 @@ def _follow(container: Container, log_file: Path,
             log.write(text)
             if on_output:
                 on_output(text)
-

@@ -19,12 +19,22 @@ def install_service_account() -> None:
     confinement = host_spec().unit.confinement
     if confinement is None:
         return
-    groups = host.get_fact(GroupIds, groups=list(confinement.supplementary_groups)) \
-        if confinement.supplementary_groups else {}
+    groups = (
+        host.get_fact(GroupIds, groups=list(confinement.supplementary_groups))
+        if confinement.supplementary_groups
+        else {}
+    )
     server.group(name=f"Group {confinement.user}", group=confinement.user, system=True)
-    server.user(name=f"Account {confinement.user} (runs the server)", user=confinement.user,
-                group=confinement.user, groups=sorted(groups), system=True,
-                home=confinement.home, shell="/usr/sbin/nologin", create_home=True)
+    server.user(
+        name=f"Account {confinement.user} (runs the server)",
+        user=confinement.user,
+        group=confinement.user,
+        groups=sorted(groups),
+        system=True,
+        home=confinement.home,
+        shell="/usr/sbin/nologin",
+        create_home=True,
+    )
 
 
 def own_data_folders(folders: tuple[str, ...], *, after=None) -> None:
@@ -38,11 +48,15 @@ def own_data_folders(folders: tuple[str, ...], *, after=None) -> None:
     quoted = " ".join(shlex.quote(f) for f in folders)
     # Symbolic links (the HF cache's snapshots/ point into blobs/) keep root as owner: their
     # ownership grants nothing, and chown -R leaves them, so they are not counted.
-    foreign = host.get_fact(Command, f"find {quoted} ! -type l ! -user {user} -print -quit "
-                                     "2>/dev/null || true")
+    foreign = host.get_fact(
+        Command, f"find {quoted} ! -type l ! -user {user} -print -quit 2>/dev/null || true"
+    )
     command = f"chown -R {user}:{user} {quoted}"
     if foreign:
         server.shell(name=f"{', '.join(folders)} owned by {user}", commands=[command])
     elif after is not None:
-        server.shell(name=f"{', '.join(folders)} owned by {user} (after the download)",
-                     commands=[command], _if=after.did_change)
+        server.shell(
+            name=f"{', '.join(folders)} owned by {user} (after the download)",
+            commands=[command],
+            _if=after.did_change,
+        )

@@ -59,8 +59,10 @@ def host_spec() -> ServeSpec:
         settings = host_settings()
         manifest_dir = settings.image_manifest_dir
         try:
-            planner = Planner(env_names=secrets_present(),
-                              manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR)
+            planner = Planner(
+                env_names=secrets_present(),
+                manifest_dir=Path(manifest_dir) if manifest_dir else MANIFEST_DIR,
+            )
             _SPECS[host.name] = spec = planner.spec(host_data())
         except FleetError as err:
             raise DeployError(f"{host.name}: {err}") from None
@@ -77,11 +79,17 @@ def host_data(of: Host | None = None) -> HostData:
     inventory, group_data_dirs = _cli_arguments()
     from_files = _hosts_in(inventory, group_data_dirs).get(target.name) if inventory else None
     if from_files is None:
-        return HostData(name=target.name, data=data, default_source="host data",
-                        groups=tuple(target.groups))
+        return HostData(
+            name=target.name, data=data, default_source="host data", groups=tuple(target.groups)
+        )
     overrides = {name: "--data override" for name in target.inventory.get_override_data()}
-    return HostData(name=target.name, data=data, sources={**from_files.sources, **overrides},
-                    default_source=from_files.default_source, groups=tuple(target.groups))
+    return HostData(
+        name=target.name,
+        data=data,
+        sources={**from_files.sources, **overrides},
+        default_source=from_files.default_source,
+        groups=tuple(target.groups),
+    )
 
 
 def router_spec() -> RouterSpec | None:

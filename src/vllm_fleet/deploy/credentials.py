@@ -43,14 +43,22 @@ def install_credentials() -> None:
     if not spec.credentials:
         return
     group = spec.unit.confinement.user if spec.unit.confinement else "root"
-    files.directory(name="Secrets directory", path=host_settings().vllm_secrets_dir,
-                    user="root", group=group, mode="0750" if group != "root" else "0700")
+    files.directory(
+        name="Secrets directory",
+        path=host_settings().vllm_secrets_dir,
+        user="root",
+        group=group,
+        mode="0750" if group != "root" else "0700",
+    )
     for credential in spec.credentials:
         server_reads = bool(credential.container_path)
-        op = secret_file(name=f"Credential {credential.name} -> {credential.host_path}",
-                         dest=credential.host_path, content=read_secret(credential) + "\n",
-                         group=group if server_reads else "root",
-                         mode=SERVER_READABLE if server_reads else ROOT_ONLY)
+        op = secret_file(
+            name=f"Credential {credential.name} -> {credential.host_path}",
+            dest=credential.host_path,
+            content=read_secret(credential) + "\n",
+            group=group if server_reads else "root",
+            mode=SERVER_READABLE if server_reads else ROOT_ONLY,
+        )
         if credential.container_path:  # the running server reads it: restart on rotation
             restart_when_changed(op)
 
@@ -62,8 +70,9 @@ def secret_file(dest: str, content: str, group: str, mode: int) -> Generator[Any
     remote = host.get_fact(File, path=dest)
     wanted = hashlib.sha256(content.encode()).hexdigest()
     if not remote or host.get_fact(Sha256File, path=dest) != wanted:
-        yield FileUploadCommand(io.StringIO(content), dest,
-                                remote_temp_filename=host.get_temp_filename(dest))
+        yield FileUploadCommand(
+            io.StringIO(content), dest, remote_temp_filename=host.get_temp_filename(dest)
+        )
         yield file_utils.chown(dest, "root", group)
         yield file_utils.chmod(dest, mode)
         return

@@ -48,12 +48,17 @@ def install_drivers() -> bool:
 
 def _supported_release() -> dict[str, str]:
     distro = host.get_fact(LinuxDistribution)
-    version = f"{distro['major']}.{distro['minor']:02d}" if distro.get("minor") is not None \
+    version = (
+        f"{distro['major']}.{distro['minor']:02d}"
+        if distro.get("minor") is not None
         else str(distro.get("major"))
+    )
     supported = host_settings().driver_distros
     if distro.get("name") != "Ubuntu" or version not in supported:
-        fail(f"driver_distros: GPU drivers are installed on Ubuntu {', '.join(supported)}; "
-             f"this host runs {distro.get('name')} {version}")
+        fail(
+            f"driver_distros: GPU drivers are installed on Ubuntu {', '.join(supported)}; "
+            f"this host runs {distro.get('name')} {version}"
+        )
     return supported[version]
 
 
@@ -67,32 +72,51 @@ def _nvidia(release: dict[str, str]):
     repo = f"{settings.nvidia_cuda_repo_url}/{release['cuda']}/x86_64"
     keyring_deb = f"{DOWNLOADS}/{settings.nvidia_cuda_keyring_deb}"
     files.directory(name=f"Directory {DOWNLOADS}", path=DOWNLOADS, mode="0755")
-    fetched = files.download(name="NVIDIA CUDA repository keyring package",
-                             src=f"{repo}/{settings.nvidia_cuda_keyring_deb}",
-                             dest=keyring_deb)
-    keyring = apt.deb(name="Install the CUDA repository keyring", src=keyring_deb,
-                      _if=fetched.did_change)
+    fetched = files.download(
+        name="NVIDIA CUDA repository keyring package",
+        src=f"{repo}/{settings.nvidia_cuda_keyring_deb}",
+        dest=keyring_deb,
+    )
+    keyring = apt.deb(
+        name="Install the CUDA repository keyring", src=keyring_deb, _if=fetched.did_change
+    )
     toolkit_key = f"{KEYRINGS}/nvidia-container-toolkit.asc"
     toolkit_url = settings.nvidia_toolkit_repo_url
-    files.download(name="NVIDIA Container Toolkit key", src=f"{toolkit_url}/gpgkey",
-                   dest=toolkit_key, mode="0644")
-    toolkit_repo = apt.repo(name="NVIDIA Container Toolkit repository",
-                            src=f"deb [signed-by={toolkit_key}] {toolkit_url}/stable/deb/$(ARCH) /",
-                            filename="nvidia-container-toolkit")
-    pinning = apt.packages(name=f"Lock the NVIDIA driver to branch {branch}",
-                           packages=_packages(settings.nvidia_driver_pinning, branch),
-                           **apt_update_after(keyring, toolkit_repo))
+    files.download(
+        name="NVIDIA Container Toolkit key",
+        src=f"{toolkit_url}/gpgkey",
+        dest=toolkit_key,
+        mode="0644",
+    )
+    toolkit_repo = apt.repo(
+        name="NVIDIA Container Toolkit repository",
+        src=f"deb [signed-by={toolkit_key}] {toolkit_url}/stable/deb/$(ARCH) /",
+        filename="nvidia-container-toolkit",
+    )
+    pinning = apt.packages(
+        name=f"Lock the NVIDIA driver to branch {branch}",
+        packages=_packages(settings.nvidia_driver_pinning, branch),
+        **apt_update_after(keyring, toolkit_repo),
+    )
     flavour = settings.nvidia_kernel_modules
     locked = _packages(settings.nvidia_driver_packages[flavour], branch)
     if settings.nvidia_nvswitch:
         locked += _packages(settings.nvidia_nvswitch_packages, branch)
     # One transaction, so the driver and Fabric Manager come at the same version.
-    driver = _driver_packages(f"NVIDIA driver {branch} ({flavour} kernel modules)",
-                              locked + _kernel_headers(), keyring, toolkit_repo, pinning,
-                              extra_install_args="--allow-change-held-packages")
+    driver = _driver_packages(
+        f"NVIDIA driver {branch} ({flavour} kernel modules)",
+        locked + _kernel_headers(),
+        keyring,
+        toolkit_repo,
+        pinning,
+        extra_install_args="--allow-change-held-packages",
+    )
     _hold(locked)
-    apt.packages(name="NVIDIA Container Toolkit", packages=settings.nvidia_toolkit_packages,
-                 **apt_update_after(keyring, toolkit_repo))
+    apt.packages(
+        name="NVIDIA Container Toolkit",
+        packages=settings.nvidia_toolkit_packages,
+        **apt_update_after(keyring, toolkit_repo),
+    )
     _nvidia_daemons(driver, settings.nvidia_nvswitch)
     _verify_when_installed(driver, "nvidia-smi -L", "nvidia-smi")
     return driver
@@ -101,9 +125,11 @@ def _nvidia(release: dict[str, str]):
 # Ubuntu's packaged nvidia-persistenced runs with --no-persistence-mode; NVIDIA's own Ansible role
 # overrides ExecStart so persistence mode is really on (NVIDIA/ansible-role-nvidia-driver,
 # files/nvidia-persistenced-override.conf).
-PERSISTENCED_OVERRIDE = ("[Service]\nExecStart=\n"
-                         "ExecStart=/usr/bin/nvidia-persistenced --user root --persistence-mode "
-                         "--verbose\n")
+PERSISTENCED_OVERRIDE = (
+    "[Service]\nExecStart=\n"
+    "ExecStart=/usr/bin/nvidia-persistenced --user root --persistence-mode "
+    "--verbose\n"
+)
 PERSISTENCED_DROP_IN = "/etc/systemd/system/nvidia-persistenced.service.d/override.conf"
 
 
@@ -111,25 +137,38 @@ def _nvidia_daemons(driver: DriverChange, nvswitch: bool) -> None:
     """Persistence daemon (persistence mode on) and, on NVSwitch boards, Fabric Manager: enabled
     in every run, so a host rebooted for a new driver boots with them; started only when the
     driver is not changing in this run (a new one is not loaded before the reboot)."""
-    override = files.put(name="nvidia-persistenced with persistence mode on",
-                         src=io.StringIO(PERSISTENCED_OVERRIDE), dest=PERSISTENCED_DROP_IN,
-                         mode="0644", create_remote_dir=True)
-    systemd.daemon_reload(name="Reload systemd units (persistenced override)",
-                          _if=override.did_change)
+    override = files.put(
+        name="nvidia-persistenced with persistence mode on",
+        src=io.StringIO(PERSISTENCED_OVERRIDE),
+        dest=PERSISTENCED_DROP_IN,
+        mode="0644",
+        create_remote_dir=True,
+    )
+    systemd.daemon_reload(
+        name="Reload systemd units (persistenced override)", _if=override.did_change
+    )
     services = ["nvidia-persistenced.service"]
     if nvswitch:  # CUDA error 802 without it (NVIDIA Fabric Manager User Guide)
         services.append("nvidia-fabricmanager.service")
     for unit in services:
         if driver.installs:
-            systemd.service(name=f"{unit} enabled (starts after the reboot)", service=unit,
-                            running=None, enabled=True)
+            systemd.service(
+                name=f"{unit} enabled (starts after the reboot)",
+                service=unit,
+                running=None,
+                enabled=True,
+            )
         else:
-            systemd.service(name=f"{unit} running and enabled", service=unit, running=True,
-                            enabled=True)
+            systemd.service(
+                name=f"{unit} running and enabled", service=unit, running=True, enabled=True
+            )
     if not driver.installs:
-        systemd.service(name="Restart nvidia-persistenced for persistence mode",
-                        service="nvidia-persistenced.service", restarted=True,
-                        _if=override.did_change)
+        systemd.service(
+            name="Restart nvidia-persistenced for persistence mode",
+            service="nvidia-persistenced.service",
+            restarted=True,
+            _if=override.did_change,
+        )
 
 
 def _hold(packages: list[str]) -> None:
@@ -138,43 +177,65 @@ def _hold(packages: list[str]) -> None:
     held = set((host.get_fact(Command, "apt-mark showhold") or "").split())
     missing = [p for p in packages if p not in held]
     if missing:
-        server.shell(name=f"Hold {', '.join(missing)} at their version",
-                     commands=[f"apt-mark hold {' '.join(missing)}"])
+        server.shell(
+            name=f"Hold {', '.join(missing)} at their version",
+            commands=[f"apt-mark hold {' '.join(missing)}"],
+        )
 
 
 def _amd(release: dict[str, str]):
     settings = host_settings()
     base = settings.rocm_repo_url
     key = f"{KEYRINGS}/rocm.gpg.asc"
-    files.download(name="ROCm repository key", src=f"{base}/rocm/rocm.gpg.key", dest=key,
-                   mode="0644")
+    files.download(
+        name="ROCm repository key", src=f"{base}/rocm/rocm.gpg.key", dest=key, mode="0644"
+    )
     codename = release["codename"]
     sources = [
-        apt.repo(name="amdgpu repository", filename="amdgpu",
-                 src=f"deb [arch=amd64 signed-by={key}] {base}/amdgpu/"
-                     f"{settings.amdgpu_repo_version}/ubuntu {codename} main"),
-        apt.repo(name="ROCm repository", filename="rocm",
-                 src=f"deb [arch=amd64 signed-by={key}] {base}/rocm/apt/"
-                     f"{settings.rocm_version} {codename} main"),
+        apt.repo(
+            name="amdgpu repository",
+            filename="amdgpu",
+            src=f"deb [arch=amd64 signed-by={key}] {base}/amdgpu/"
+            f"{settings.amdgpu_repo_version}/ubuntu {codename} main",
+        ),
+        apt.repo(
+            name="ROCm repository",
+            filename="rocm",
+            src=f"deb [arch=amd64 signed-by={key}] {base}/rocm/apt/"
+            f"{settings.rocm_version} {codename} main",
+        ),
     ]
-    files.put(name="Prefer repo.radeon.com packages over the distribution's",
-              src=io.StringIO("Package: *\nPin: release o=repo.radeon.com\nPin-Priority: 600\n"),
-              dest="/etc/apt/preferences.d/rocm-pin-600", mode="0644")
+    files.put(
+        name="Prefer repo.radeon.com packages over the distribution's",
+        src=io.StringIO("Package: *\nPin: release o=repo.radeon.com\nPin-Priority: 600\n"),
+        dest="/etc/apt/preferences.d/rocm-pin-600",
+        mode="0644",
+    )
     # AMD's prerequisites: headers and linux-modules-extra of the running kernel (DKMS builds
     # against them; amdgpu needs modules Ubuntu ships only in -extra), plus cpupower.
     kernel = host.get_fact(KernelVersion)
-    packages = [*settings.rocm_driver_packages, *_kernel_headers(),
-                f"linux-modules-extra-{kernel}", "linux-tools-common", f"linux-tools-{kernel}"]
+    packages = [
+        *settings.rocm_driver_packages,
+        *_kernel_headers(),
+        f"linux-modules-extra-{kernel}",
+        "linux-tools-common",
+        f"linux-tools-{kernel}",
+    ]
     driver = _driver_packages("amdgpu driver and amd-smi", packages, *sources)
     if iommu_passthrough():
         driver.reboot_for.append(KERNEL_ARGS)
     shallow_cpu_idle()
     for user in settings.amd_gpu_users:
-        server.user(name=f"{user} in the render and video groups", user=user,
-                    groups=["render", "video"], append=True)
+        server.user(
+            name=f"{user} in the render and video groups",
+            user=user,
+            groups=["render", "video"],
+            append=True,
+        )
     # Automatic NUMA balancing stalls GPU memory access on MI300X (AMD's tuning guide).
-    server.sysctl(name="kernel.numa_balancing=0", key="kernel.numa_balancing", value=0,
-                  persist=True)
+    server.sysctl(
+        name="kernel.numa_balancing=0", key="kernel.numa_balancing", value=0, persist=True
+    )
     _verify_when_installed(driver, "amd-smi list", "amd-smi")
     return driver
 
@@ -213,8 +274,10 @@ def _verify_when_installed(driver: DriverChange, command: str, tool: str) -> Non
     status = host.get_fact(CommandStatus, check=command)
     if not status["ok"]:
         first = status["output"].splitlines()[0] if status["output"] else "no output"
-        fail(f"{tool} cannot talk to the driver ({first}); a reboot may be pending "
-             "(run with --data reboot=true)")
+        fail(
+            f"{tool} cannot talk to the driver ({first}); a reboot may be pending "
+            "(run with --data reboot=true)"
+        )
 
 
 def _reboot_if_asked(driver: DriverChange, vendor: str) -> None:
@@ -224,5 +287,7 @@ def _reboot_if_asked(driver: DriverChange, vendor: str) -> None:
     if host_settings().reboot:
         server.reboot(name=f"Reboot for {', '.join(reasons)}")
     else:
-        logger.warning(f"    [{host.name}] {', '.join(reasons)}: a reboot is needed before "
-                       "the GPUs are usable as configured; rerun with --data reboot=true")
+        logger.warning(
+            f"    [{host.name}] {', '.join(reasons)}: a reboot is needed before "
+            "the GPUs are usable as configured; rerun with --data reboot=true"
+        )

@@ -21,8 +21,9 @@ class DockerImageId(FactBase):
     """The id (``sha256:...``) of a local image on the host, or None (absent, or no Docker)."""
 
     def command(self, image: str) -> str:
-        return (f"docker image inspect --format '{{{{.Id}}}}' {shlex.quote(image)} "
-                "2>/dev/null || true")
+        return (
+            f"docker image inspect --format '{{{{.Id}}}}' {shlex.quote(image)} 2>/dev/null || true"
+        )
 
     def process(self, output: list[str]) -> str | None:
         text = "".join(output).strip()
@@ -50,14 +51,16 @@ class HubSnapshot(FactBase):
         repo_dir = shlex.quote(f"{cache}/hub/{folder}")
         record_dir = shlex.quote(f"{cache}/{COMPLETE_DIR}/{folder}")
         rev = shlex.quote(revision)
-        return (f"d={repo_dir}; r={rev}; [ -f \"$d/refs/$r\" ] && r=$(cat \"$d/refs/$r\"); "
-                f"echo \"commit $r\"; m={record_dir}/\"$r\"; "
-                "if [ ! -f \"$m\" ]; then echo unrecorded; else "
-                "while IFS=' ' read -r size name; do f=\"$d/snapshots/$r/$name\"; "
-                "if [ ! -f \"$f\" ]; then echo \"missing $name\"; "
-                "elif [ \"$(stat -L -c %s \"$f\")\" != \"$size\" ]; then "
-                "echo \"size $name $(stat -L -c %s \"$f\") $size\"; fi; "
-                "done < \"$m\"; echo checked; fi")
+        return (
+            f'd={repo_dir}; r={rev}; [ -f "$d/refs/$r" ] && r=$(cat "$d/refs/$r"); '
+            f'echo "commit $r"; m={record_dir}/"$r"; '
+            'if [ ! -f "$m" ]; then echo unrecorded; else '
+            "while IFS=' ' read -r size name; do f=\"$d/snapshots/$r/$name\"; "
+            'if [ ! -f "$f" ]; then echo "missing $name"; '
+            'elif [ "$(stat -L -c %s "$f")" != "$size" ]; then '
+            'echo "size $name $(stat -L -c %s "$f") $size"; fi; '
+            'done < "$m"; echo checked; fi'
+        )
 
     def process(self, output: list[str]) -> dict:
         commit = None
@@ -85,8 +88,10 @@ class FreeBytes(FactBase):
     """Free bytes on the filesystem that holds ``path`` (its nearest existing parent)."""
 
     def command(self, path: str) -> str:
-        return (f"p={shlex.quote(path)}; while [ ! -e \"$p\" ]; do p=$(dirname \"$p\"); done; "
-                "df -P -B1 \"$p\" | awk 'NR==2 {print $4}'")
+        return (
+            f'p={shlex.quote(path)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
+            "df -P -B1 \"$p\" | awk 'NR==2 {print $4}'"
+        )
 
     def process(self, output: list[str]) -> int | None:
         text = "".join(output).strip()
@@ -103,8 +108,10 @@ class UnitState(FactBase):
         return {}
 
     def command(self, unit: str) -> str:
-        return (f"systemctl show --property=ActiveState,SubState,NRestarts,Result,LoadState "
-                f"{shlex.quote(unit)} 2>/dev/null || true")
+        return (
+            f"systemctl show --property=ActiveState,SubState,NRestarts,Result,LoadState "
+            f"{shlex.quote(unit)} 2>/dev/null || true"
+        )
 
     def process(self, output: list[str]) -> dict[str, str]:
         return dict(line.split("=", 1) for line in output if "=" in line)
@@ -149,8 +156,10 @@ class MountPoint(FactBase):
     """The mount point of the filesystem that holds ``path`` (its nearest existing parent)."""
 
     def command(self, path: str) -> str:
-        return (f"p={shlex.quote(path)}; while [ ! -e \"$p\" ]; do p=$(dirname \"$p\"); done; "
-                "df -P \"$p\" | awk 'NR==2 {print $6}'")
+        return (
+            f'p={shlex.quote(path)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
+            "df -P \"$p\" | awk 'NR==2 {print $6}'"
+        )
 
     def process(self, output: list[str]) -> str | None:
         text = "".join(output).strip()

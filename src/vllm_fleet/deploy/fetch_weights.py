@@ -27,9 +27,11 @@ INDEX = "model.safetensors.index.json"
 
 
 def main(repo_id: str, revision: str) -> None:
-    listed = {item.path: item.size for item in
-              hub.HfApi().list_repo_tree(repo_id, revision=revision, recursive=True)
-              if isinstance(item, RepoFile)}
+    listed = {
+        item.path: item.size
+        for item in hub.HfApi().list_repo_tree(repo_id, revision=revision, recursive=True)
+        if isinstance(item, RepoFile)
+    }
     snapshot = hub.snapshot_download(repo_id, revision=revision)
     problems = check(snapshot, listed)
     if problems:
@@ -50,15 +52,20 @@ def check(snapshot: str, listed: dict[str, int]) -> list[str]:
     if os.path.isfile(index):
         with open(index) as handle:
             shards = set(json.load(handle).get("weight_map", {}).values())
-        problems += [f"{shard}, named by {INDEX}, is not in the revision"
-                     for shard in sorted(shards - set(listed))]
+        problems += [
+            f"{shard}, named by {INDEX}, is not in the revision"
+            for shard in sorted(shards - set(listed))
+        ]
     return problems
 
 
 def record(repo_id: str, commit: str, listed: dict[str, int]) -> None:
     """Write the record atomically: a cut-off write must not look like a complete one."""
-    folder = os.path.join(os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")),
-                          COMPLETE_DIR, f"models--{repo_id.replace('/', '--')}")
+    folder = os.path.join(
+        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")),
+        COMPLETE_DIR,
+        f"models--{repo_id.replace('/', '--')}",
+    )
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, commit)
     with open(path + ".tmp", "w") as handle:

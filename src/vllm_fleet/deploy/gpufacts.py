@@ -13,8 +13,15 @@ from pyinfra.api import FactBase
 # nvidia-smi --query-gpu fields, in this order (their names and values: `nvidia-smi
 # --help-query-gpu`; https://docs.nvidia.com/deploy/nvidia-smi/index.html). H100/H200 retire no
 # pages (they remap rows), so retired_pages.pending reads "[N/A]" there.
-NVIDIA_FIELDS = ("index", "uuid", "persistence_mode", "ecc.errors.uncorrected.volatile.total",
-                 "retired_pages.pending", "remapped_rows.pending", "remapped_rows.failure")
+NVIDIA_FIELDS = (
+    "index",
+    "uuid",
+    "persistence_mode",
+    "ecc.errors.uncorrected.volatile.total",
+    "retired_pages.pending",
+    "remapped_rows.pending",
+    "remapped_rows.failure",
+)
 
 
 class NvidiaGpus(FactBase):
@@ -25,8 +32,10 @@ class NvidiaGpus(FactBase):
         return []
 
     def command(self) -> str:
-        return (f"nvidia-smi --query-gpu={','.join(NVIDIA_FIELDS)} --format=csv,noheader "
-                "2>/dev/null || true")
+        return (
+            f"nvidia-smi --query-gpu={','.join(NVIDIA_FIELDS)} --format=csv,noheader "
+            "2>/dev/null || true"
+        )
 
     def process(self, output: list[str]) -> list[dict[str, str]]:
         gpus = []

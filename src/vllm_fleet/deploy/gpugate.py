@@ -40,20 +40,25 @@ def admit_gpus(driver_pending: bool) -> None:
     if spec.gpu_vendor == "none":
         return
     if driver_pending:
-        logger.warning(f"    [{host.name}] GPU admission gate skipped: the driver changes in "
-                       "this run")
+        logger.warning(
+            f"    [{host.name}] GPU admission gate skipped: the driver changes in this run"
+        )
         return
     settings = host_settings()
     if spec.gpu_vendor == "nvidia":
-        problems = nvidia_problems(host.get_fact(NvidiaGpus), spec.gpu_count,
-                                   host.get_fact(FabricManagerStates)
-                                   if settings.nvidia_nvswitch else None,
-                                   host.get_fact(XidErrors))
+        problems = nvidia_problems(
+            host.get_fact(NvidiaGpus),
+            spec.gpu_count,
+            host.get_fact(FabricManagerStates) if settings.nvidia_nvswitch else None,
+            host.get_fact(XidErrors),
+        )
     else:
-        problems = amd_problems(host.get_fact(AmdGpus), spec.gpu_count,
-                                host.get_fact(AmdEccCounts))
-    python.call(name=f"GPU admission: {spec.gpu_count} {spec.gpu_vendor} GPUs fit to serve",
-                function=refuse_if_any, problems=problems)
+        problems = amd_problems(host.get_fact(AmdGpus), spec.gpu_count, host.get_fact(AmdEccCounts))
+    python.call(
+        name=f"GPU admission: {spec.gpu_count} {spec.gpu_vendor} GPUs fit to serve",
+        function=refuse_if_any,
+        problems=problems,
+    )
     if settings.gpu_deep_checks:
         for name, command in deep_checks(spec.gpu_vendor, spec.gpu_count).items():
             server.shell(name=f"GPU admission: {name}", commands=[command])
@@ -66,8 +71,10 @@ def refuse_if_any(problems: list[str]) -> None:
 
 def deep_checks(vendor: str, gpus: int) -> dict[str, str]:
     """Check name -> the exact host command (fails on a non-zero exit)."""
-    all_reduce = (f"{host_settings().all_reduce_perf} -b 8 -e 8G -f 2 -g {gpus} 2>&1 "
-                  f"| tee /dev/stderr | {ALL_REDUCE_CHECK}")
+    all_reduce = (
+        f"{host_settings().all_reduce_perf} -b 8 -e 8G -f 2 -g {gpus} 2>&1 "
+        f"| tee /dev/stderr | {ALL_REDUCE_CHECK}"
+    )
     checks = {"all_reduce_perf": all_reduce}
     if vendor == "nvidia":
         # Level 2: medium (about 2 minutes), NVIDIA DCGM diagnostics documentation.
@@ -75,43 +82,52 @@ def deep_checks(vendor: str, gpus: int) -> dict[str, str]:
     return checks
 
 
-def nvidia_problems(gpus: list[dict[str, str]], expected: int,
-                    fabric: list[dict[str, str]] | None, xids: list[str]) -> list[str]:
+def nvidia_problems(
+    gpus: list[dict[str, str]], expected: int, fabric: list[dict[str, str]] | None, xids: list[str]
+) -> list[str]:
     problems = []
     if len(gpus) != expected:
         problems.append(f"gpu count: nvidia-smi sees {len(gpus)} GPUs, gpu_count is {expected}")
     for gpu in gpus:
         which = f"GPU {gpu['index']} ({gpu['uuid']})"
         if gpu["persistence_mode"] != "Enabled":
-            problems.append(f"persistence mode: {which} persistence_mode="
-                            f"{gpu['persistence_mode']}")
+            problems.append(f"persistence mode: {which} persistence_mode={gpu['persistence_mode']}")
         ecc = gpu["ecc.errors.uncorrected.volatile.total"]
         if ecc.isdigit() and int(ecc) > 0:
-            problems.append(f"uncorrectable ECC: {which} ecc.errors.uncorrected.volatile.total="
-                            f"{ecc}")
+            problems.append(
+                f"uncorrectable ECC: {which} ecc.errors.uncorrected.volatile.total={ecc}"
+            )
         for field in ("retired_pages.pending", "remapped_rows.pending", "remapped_rows.failure"):
             if gpu[field] == "Yes":
-                problems.append(f"memory repair: {which} {field}=Yes (reset the GPU or drain "
-                                "the host)")
+                problems.append(
+                    f"memory repair: {which} {field}=Yes (reset the GPU or drain the host)"
+                )
     if fabric is not None:
-        bad = [f"GPU {i}: {s.get('State')}/{s.get('Status')}" for i, s in enumerate(fabric)
-               if s.get("State") != "Completed" or s.get("Status") != "Success"]
+        bad = [
+            f"GPU {i}: {s.get('State')}/{s.get('Status')}"
+            for i, s in enumerate(fabric)
+            if s.get("State") != "Completed" or s.get("Status") != "Success"
+        ]
         if bad or len(fabric) != expected:
-            problems.append(f"fabric manager: {len(fabric)} GPUs report a fabric state, "
-                            f"not Completed/Success: {', '.join(bad) or 'none listed'}")
+            problems.append(
+                f"fabric manager: {len(fabric)} GPUs report a fabric state, "
+                f"not Completed/Success: {', '.join(bad) or 'none listed'}"
+            )
     if xids:
         problems.append(f"xid errors: {len(xids)} since boot, first: {xids[0]}")
     return problems
 
 
-def amd_problems(gpus: list[dict[str, str]], expected: int,
-                 ecc: dict[str, dict[str, int | None]]) -> list[str]:
+def amd_problems(
+    gpus: list[dict[str, str]], expected: int, ecc: dict[str, dict[str, int | None]]
+) -> list[str]:
     problems = []
     if len(gpus) != expected:
         problems.append(f"gpu count: amd-smi sees {len(gpus)} GPUs, gpu_count is {expected}")
     for gpu, counts in ecc.items():
         uncorrectable = counts.get("TOTAL_UNCORRECTABLE_COUNT")
         if uncorrectable:
-            problems.append(f"uncorrectable RAS: GPU {gpu} TOTAL_UNCORRECTABLE_COUNT="
-                            f"{uncorrectable}")
+            problems.append(
+                f"uncorrectable RAS: GPU {gpu} TOTAL_UNCORRECTABLE_COUNT={uncorrectable}"
+            )
     return problems

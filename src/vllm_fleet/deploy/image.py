@@ -33,8 +33,10 @@ def install_image() -> None:
     if spec.image_pull:
         docker.image(name=f"Pull {spec.image}", image=spec.image, present=True)
     elif host.get_fact(DockerImageId, image=spec.image) is None:
-        fail(f"image_pull is off and {spec.image} is not on the host; load it there "
-             "(docker load) or turn image_pull on")
+        fail(
+            f"image_pull is off and {spec.image} is not on the host; load it there "
+            "(docker load) or turn image_pull on"
+        )
 
 
 def trust_registry_ca() -> None:
@@ -44,13 +46,18 @@ def trust_registry_ca() -> None:
     if not ca:
         return
     if not registry:
-        fail("image_registry_ca is set but image_registry is not; set the registry (name:port) "
-             "the CA is for")
+        fail(
+            "image_registry_ca is set but image_registry is not; set the registry (name:port) "
+            "the CA is for"
+        )
     path = Path(ca).expanduser()
     if not path.is_file():
-        fail(f"image_registry_ca: {path} is not a file on the controller (for the sandbox: "
-             "`invoke sandbox.up` makes it)")
+        fail(
+            f"image_registry_ca: {path} is not a file on the controller (for the sandbox: "
+            "`invoke sandbox.up` makes it)"
+        )
     folder = f"{DOCKER_CERTS_DIR}/{registry}"
     files.directory(name=f"Directory {folder}", path=folder, mode="0755")
-    files.put(name=f"Trust the CA of {registry}", src=str(path), dest=f"{folder}/ca.crt",
-              mode="0644")
+    files.put(
+        name=f"Trust the CA of {registry}", src=str(path), dest=f"{folder}/ca.crt", mode="0644"
+    )

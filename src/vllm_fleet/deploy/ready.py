@@ -31,8 +31,12 @@ def endpoint_url(spec: ServeSpec) -> str:
 @deploy("Ready gate")
 def ready_gate(spec: ServeSpec, started) -> None:
     """Wait for the server after ``started`` (the start/restart operation) changed something."""
-    python.call(name=f"Wait for {endpoint_url(spec)}/health, then smoke it",
-                function=wait_then_smoke, spec=spec, _if=started.did_change)
+    python.call(
+        name=f"Wait for {endpoint_url(spec)}/health, then smoke it",
+        function=wait_then_smoke,
+        spec=spec,
+        _if=started.did_change,
+    )
 
 
 def wait_then_smoke(spec: ServeSpec) -> None:
@@ -44,13 +48,15 @@ def wait_then_smoke(spec: ServeSpec) -> None:
 def smoke(spec: ServeSpec) -> None:
     """The smoke suite against the fresh server; any failed check fails the deploy."""
     key = next((c for c in spec.credentials if c.name == "vllm_api_key"), None)
-    report = run_smoke(endpoint_url(spec), spec.served_model_name,
-                       api_key=read_secret(key) if key else None)
+    report = run_smoke(
+        endpoint_url(spec), spec.served_model_name, api_key=read_secret(key) if key else None
+    )
     if not report.passed:
         failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.passed)
         raise OperationError(f"{endpoint_url(spec)} is up but smoke checks failed: {failed}")
-    logger.info(f"    [{host.name}] smoke: {len(report.checks)} checks passed in "
-                f"{report.seconds:.1f} s")
+    logger.info(
+        f"    [{host.name}] smoke: {len(report.checks)} checks passed in {report.seconds:.1f} s"
+    )
 
 
 def wait_for_health(spec: ServeSpec) -> None:
@@ -67,13 +73,19 @@ def wait_for_health(spec: ServeSpec) -> None:
             logger.info(f"    [{host.name}] {url} ready after {waited:.0f} s")
             return
         state = _unit_state(unit)
-        if state.get("ActiveState") in ("failed", "inactive") or \
-                state.get("NRestarts", "0") != restarts:
-            raise OperationError(f"{unit} stopped while loading ({_describe(state)}); last "
-                                 f"journal lines:\n{_journal_tail(unit)}")
+        if (
+            state.get("ActiveState") in ("failed", "inactive")
+            or state.get("NRestarts", "0") != restarts
+        ):
+            raise OperationError(
+                f"{unit} stopped while loading ({_describe(state)}); last "
+                f"journal lines:\n{_journal_tail(unit)}"
+            )
         if waited > timeout:
-            raise OperationError(f"{url} not ready after {timeout:.0f} s (last: {status}); "
-                                 f"last journal lines:\n{_journal_tail(unit)}")
+            raise OperationError(
+                f"{url} not ready after {timeout:.0f} s (last: {status}); "
+                f"last journal lines:\n{_journal_tail(unit)}"
+            )
         if waited - last_report >= 15:
             logger.info(f"    [{host.name}] waiting for {url} ({waited:.0f} s, {status})")
             last_report = waited
@@ -98,5 +110,6 @@ def _describe(state: dict[str, str]) -> str:
 
 def _journal_tail(unit: str) -> str:
     _, output = host.run_shell_command(
-        f"journalctl -u {shlex.quote(unit)} -n {JOURNAL_LINES} --no-pager -o cat")
+        f"journalctl -u {shlex.quote(unit)} -n {JOURNAL_LINES} --no-pager -o cat"
+    )
     return "\n".join(output.stdout_lines)

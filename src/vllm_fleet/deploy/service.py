@@ -21,21 +21,30 @@ def install_service():
     spec = host_spec()
     unit_name = f"{spec.unit.name}.service"
     was_active = host.get_fact(UnitState, unit=unit_name).get("ActiveState") == "active"
-    group_ids = host.get_fact(GroupIds, groups=list(spec.container.group_add)) \
-        if spec.container.group_add else {}
-    unit = files.put(name=f"Unit {spec.unit.path}",
-                     src=io.StringIO(render_unit(spec, group_ids)), dest=spec.unit.path,
-                     mode="0644")
+    group_ids = (
+        host.get_fact(GroupIds, groups=list(spec.container.group_add))
+        if spec.container.group_add
+        else {}
+    )
+    unit = files.put(
+        name=f"Unit {spec.unit.path}",
+        src=io.StringIO(render_unit(spec, group_ids)),
+        dest=spec.unit.path,
+        mode="0644",
+    )
     restart_when_changed(unit)
     watchdog = _watchdog_files(spec)
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(unit, *watchdog))
     _watchdog_timer(spec)
     if was_active:
-        return systemd.service(name=f"Restart {unit_name} for its new configuration",
-                               service=unit_name, restarted=True, enabled=True,
-                               _if=any_changed(*restart_triggers()))
-    return systemd.service(name=f"Start {unit_name}", service=unit_name, running=True,
-                           enabled=True)
+        return systemd.service(
+            name=f"Restart {unit_name} for its new configuration",
+            service=unit_name,
+            restarted=True,
+            enabled=True,
+            _if=any_changed(*restart_triggers()),
+        )
+    return systemd.service(name=f"Start {unit_name}", service=unit_name, running=True, enabled=True)
 
 
 def _watchdog_files(spec: ServeSpec) -> list:
@@ -43,8 +52,15 @@ def _watchdog_files(spec: ServeSpec) -> list:
     ops = []
     for path, text in render_watchdog(spec).items():
         mode = "0644" if path.startswith("/etc/systemd/") else "0755"
-        ops.append(files.put(name=f"Watchdog {path}", src=io.StringIO(text), dest=path,
-                             mode=mode, create_remote_dir=True))
+        ops.append(
+            files.put(
+                name=f"Watchdog {path}",
+                src=io.StringIO(text),
+                dest=path,
+                mode=mode,
+                create_remote_dir=True,
+            )
+        )
     return ops
 
 
@@ -53,8 +69,11 @@ def _watchdog_timer(spec: ServeSpec) -> None:
     timer = f"{spec.unit.name}-watchdog.timer"
     if watchdog is None:
         if host.get_fact(UnitState, unit=timer).get("ActiveState") == "active":
-            systemd.service(name=f"Stop {timer} (health_watchdog is off)", service=timer,
-                            running=False, enabled=False)
+            systemd.service(
+                name=f"Stop {timer} (health_watchdog is off)",
+                service=timer,
+                running=False,
+                enabled=False,
+            )
         return
-    systemd.service(name=f"{timer} running and enabled", service=timer, running=True,
-                    enabled=True)
+    systemd.service(name=f"{timer} running and enabled", service=timer, running=True, enabled=True)

@@ -30,24 +30,42 @@ def install_venv() -> None:
     target = venv_target(spec.image_target)
     venv = spec.unit.venv_dir
     extras = f"{host_settings().vllm_data_dir}/venv-extras"
-    apt.packages(name=f"Python {target.python_version} and runtime libraries",
-                 packages=[f"python{target.python_version}", f"python{target.python_version}-venv",
-                           "ca-certificates", *target.mode.get("runtime_packages", [])],
-                 update=True, cache_time=3600)
+    apt.packages(
+        name=f"Python {target.python_version} and runtime libraries",
+        packages=[
+            f"python{target.python_version}",
+            f"python{target.python_version}-venv",
+            "ca-certificates",
+            *target.mode.get("runtime_packages", []),
+        ],
+        update=True,
+        cache_time=3600,
+    )
     inputs = _site_inputs(extras)
     script_path = f"{host_settings().vllm_data_dir}/venv-install.sh"
     script = files.put(
         name=f"Install script for vLLM {target.vllm_version} ({target.name})",
-        src=io.StringIO(render_venv_script(
-            target, venv, extras, index_url=host_settings().site_pip_index_url or "",
-            torch_index_url="" if host_settings().site_wheelhouse else None)),
-        dest=script_path, mode="0755")
+        src=io.StringIO(
+            render_venv_script(
+                target,
+                venv,
+                extras,
+                index_url=host_settings().site_pip_index_url or "",
+                torch_index_url="" if host_settings().site_wheelhouse else None,
+            )
+        ),
+        dest=script_path,
+        mode="0755",
+    )
     vllm = shlex.quote(f"{venv}/bin/vllm")
     installed = host.get_fact(Command, f"test -x {vllm} && echo yes || echo no")
     # A missing venv is installed; an existing one only when its recipe or inputs changed.
     only_if = {} if installed == "no" else {"_if": any_changed(script, *inputs)}
-    install = server.shell(name=f"Install vLLM {target.vllm_version} into {venv}",
-                           commands=[shlex.join(["sh", script_path])], **only_if)
+    install = server.shell(
+        name=f"Install vLLM {target.vllm_version} into {venv}",
+        commands=[shlex.join(["sh", script_path])],
+        **only_if,
+    )
     restart_when_changed(install)
 
 
@@ -56,24 +74,35 @@ def venv_target(name: str) -> Target:
     matrix = Matrix()
     modes = [mode for mode in matrix.modes(name) if mode in VENV_MODES]
     if not modes:
-        fail(f"image_target: {name!r} has no pip or wheel install mode in images/matrix.yaml "
-             "to install on a host; use runtime container")
+        fail(
+            f"image_target: {name!r} has no pip or wheel install mode in images/matrix.yaml "
+            "to install on a host; use runtime container"
+        )
     return matrix.target(name, install_mode=modes[0])
 
 
 def _site_inputs(extras: str) -> list:
     """Copy the controller's CA bundle and wheels (host data) next to the install script."""
-    ops = [files.directory(name=f"Directory {extras}/wheels", path=f"{extras}/wheels",
-                           mode="0755")]
+    ops = [files.directory(name=f"Directory {extras}/wheels", path=f"{extras}/wheels", mode="0755")]
     bundle = host_settings().site_ca_bundle
     if bundle:
-        ops.append(files.put(name="Site CA bundle", src=str(Path(bundle).expanduser()),
-                             dest=f"{extras}/ca-bundle.crt", mode="0644"))
+        ops.append(
+            files.put(
+                name="Site CA bundle",
+                src=str(Path(bundle).expanduser()),
+                dest=f"{extras}/ca-bundle.crt",
+                mode="0644",
+            )
+        )
     wheelhouse = host_settings().site_wheelhouse
     if wheelhouse:
         wheels = sorted(Path(wheelhouse).expanduser().glob("*.whl"))
         if not wheels:
             fail(f"site_wheelhouse: {wheelhouse} holds no .whl file on the controller")
-        ops += [files.put(name=f"Wheel {w.name}", src=str(w), dest=f"{extras}/wheels/{w.name}",
-                          mode="0644") for w in wheels]
+        ops += [
+            files.put(
+                name=f"Wheel {w.name}", src=str(w), dest=f"{extras}/wheels/{w.name}", mode="0644"
+            )
+            for w in wheels
+        ]
     return ops

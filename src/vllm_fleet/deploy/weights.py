@@ -29,22 +29,31 @@ def download_weights() -> None:
     weights = spec.weights
     owner = spec.unit.confinement.user if spec.unit.confinement else None
     for folder in spec.host_dirs:
-        files.directory(name=f"Directory {folder}", path=folder, mode="0755", user=owner,
-                        group=owner)
-    snapshot = host.get_fact(HubSnapshot, cache=weights.host_cache, repo_id=weights.repo_id,
-                             revision=weights.revision)
+        files.directory(
+            name=f"Directory {folder}", path=folder, mode="0755", user=owner, group=owner
+        )
+    snapshot = host.get_fact(
+        HubSnapshot, cache=weights.host_cache, repo_id=weights.repo_id, revision=weights.revision
+    )
     if snapshot["complete"]:
         host.noop(f"{weights.repo_id}@{weights.revision} complete in {weights.host_cache}")
         own_data_folders(spec.host_dirs)
         return
     if snapshot["commit"]:  # a download was cut off, or a file went missing since
-        logger.warning(f"    [{host.name}] {weights.repo_id}@{weights.revision} is incomplete "
-                       f"({'; '.join(snapshot['problems'][:3])}); resuming the download")
+        logger.warning(
+            f"    [{host.name}] {weights.repo_id}@{weights.revision} is incomplete "
+            f"({'; '.join(snapshot['problems'][:3])}); resuming the download"
+        )
     check_free_space(spec)
-    files.put(name="Weights download script", src=str(FETCH_SCRIPT),
-              dest=f"{weights.host_cache}/{FETCH_NAME}", mode="0644")
-    download = server.shell(name=f"Download {weights.repo_id}@{weights.revision}",
-                            commands=[download_command(spec)])
+    files.put(
+        name="Weights download script",
+        src=str(FETCH_SCRIPT),
+        dest=f"{weights.host_cache}/{FETCH_NAME}",
+        mode="0644",
+    )
+    download = server.shell(
+        name=f"Download {weights.repo_id}@{weights.revision}", commands=[download_command(spec)]
+    )
     own_data_folders(spec.host_dirs, after=download)
 
 
@@ -54,8 +63,10 @@ def check_free_space(spec: ServeSpec) -> None:
     needed = int(weights.size_bytes * (1 + host_settings().weights_free_space_margin))
     free = host.get_fact(FreeBytes, path=weights.host_cache)
     if free is not None and free < needed:
-        fail(f"{weights.host_cache}: not enough disk for {weights.repo_id}@{weights.revision}: "
-             f"needs {needed / 1e9:.1f} GB, {free / 1e9:.1f} GB free")
+        fail(
+            f"{weights.host_cache}: not enough disk for {weights.repo_id}@{weights.revision}: "
+            f"needs {needed / 1e9:.1f} GB, {free / 1e9:.1f} GB free"
+        )
 
 
 def download_command(spec: ServeSpec) -> str:
@@ -74,8 +85,15 @@ def download_command(spec: ServeSpec) -> str:
         return f"{assignments} " + shlex.join([f"{spec.unit.venv_dir}/bin/python", script, *args])
     hf_home = dict(spec.env)["HF_HOME"]
     env["HF_HOME"] = hf_home
-    docker = [spec.unit.docker_bin or "docker", "run", "--rm", "--network", "host",
-              "-v", f"{weights.host_cache}:{hf_home}"]
+    docker = [
+        spec.unit.docker_bin or "docker",
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-v",
+        f"{weights.host_cache}:{hf_home}",
+    ]
     if token:
         # A download container sees the token file read-only (huggingface_hub reads
         # HF_TOKEN_PATH): the token never enters a command line or the container's environment.
@@ -83,5 +101,6 @@ def download_command(spec: ServeSpec) -> str:
         env["HF_TOKEN_PATH"] = HF_TOKEN_IN_CONTAINER
     for key, value in env.items():
         docker += ["-e", f"{key}={value}"]
-    return shlex.join([*docker, "--entrypoint", "python3", spec.image or "",
-                       f"{hf_home}/{FETCH_NAME}", *args])
+    return shlex.join(
+        [*docker, "--entrypoint", "python3", spec.image or "", f"{hf_home}/{FETCH_NAME}", *args]
+    )

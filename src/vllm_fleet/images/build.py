@@ -136,8 +136,9 @@ def push_image(tags: list[str], log: Log = print) -> list[str]:
     return list(client.images.get(tags[0]).attrs.get("RepoDigests") or [])
 
 
-def follow(chunk: dict, result: BuildResult, target: str, log: Log,
-           progress: Progress | None = None) -> None:
+def follow(
+    chunk: dict, result: BuildResult, target: str, log: Log, progress: Progress | None = None
+) -> None:
     """Take one decoded chunk of the Engine API's build stream into ``result``.
 
     A ``stream`` chunk may hold several lines (a RUN step's output) or half of one (the step
@@ -172,8 +173,11 @@ def _check_inputs(options: BuildOptions) -> None:
     if options.ca_bundle is not None:
         bundle = options.ca_bundle
         if not bundle.is_file():
-            raise BuildInputError("--ca-bundle", str(bundle), "no such file (give a PEM bundle, "
-                                  "e.g. /etc/ssl/certs/ca-certificates.crt)")
+            raise BuildInputError(
+                "--ca-bundle",
+                str(bundle),
+                "no such file (give a PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt)",
+            )
         if b"-----BEGIN CERTIFICATE-----" not in bundle.read_bytes()[:1_000_000]:
             raise BuildInputError("--ca-bundle", str(bundle), "holds no PEM certificate")
     if options.wheelhouse is not None:
@@ -188,5 +192,3 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-

@@ -53,4 +53,3 @@ def lint_dockerfile(text: str, variant: str) -> LintResult:
 def lint_all(matrix: Matrix | None = None) -> list[LintResult]:
     matrix = matrix or Matrix()
     return [lint_dockerfile(render_dockerfile(t), name) for name, t in variants(matrix)]
-

@@ -58,13 +58,17 @@ def load_manifest(path: Path) -> ImageManifest:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(path, "", "no image manifest; run `invoke build --target "
-                          f"{path.stem}` first") from None
+        raise ConfigError(
+            path, "", f"no image manifest; run `invoke build --target {path.stem}` first"
+        ) from None
     except json.JSONDecodeError as err:
         raise ConfigError(path, "", f"not valid JSON ({err.msg}, line {err.lineno})") from None
     if data.get("schema") != MANIFEST_SCHEMA:
-        raise ConfigError(path, "schema", f"expected {MANIFEST_SCHEMA}, got "
-                          f"{data.get('schema')!r}; rebuild the image")
+        raise ConfigError(
+            path,
+            "schema",
+            f"expected {MANIFEST_SCHEMA}, got {data.get('schema')!r}; rebuild the image",
+        )
     try:
         return ImageManifest(**data)
     except TypeError as err:
@@ -107,8 +111,11 @@ def record_manifest(
     facts = read_vllm_facts(image_id)
     found = facts["vllm_version"]
     if Version(found).public != Version(expected_vllm).public:
-        raise BuildError(target_name, f"the image holds vLLM {found}, the matrix says "
-                         f"{expected_vllm}; check the base image or --vllm-version")
+        raise BuildError(
+            target_name,
+            f"the image holds vLLM {found}, the matrix says "
+            f"{expected_vllm}; check the base image or --vllm-version",
+        )
     attrs = engine().images.get(image_id).attrs
     manifest = ImageManifest(
         target=target_name,

@@ -100,8 +100,9 @@ class Target:
         changes: dict[str, Any] = {}
         if vllm_version:
             if not _VERSION.match(vllm_version):
-                raise ConfigError("--vllm-version", "", f"{vllm_version!r} is not a version "
-                                  "like 0.32.0")
+                raise ConfigError(
+                    "--vllm-version", "", f"{vllm_version!r} is not a version like 0.32.0"
+                )
             changes["vllm_version"] = vllm_version
             if self.install_mode == "upstream":
                 changes["base_image"] = upstream_image(self.mode["repository"], vllm_version)
@@ -120,8 +121,9 @@ class Matrix:
 
     def __init__(self, path: Path = MATRIX_FILE) -> None:
         self.path = path
-        data = check_fields(path, "", load_yaml(path), {"defaults": Field(dict),
-                                                       "targets": Field(dict)})
+        data = check_fields(
+            path, "", load_yaml(path), {"defaults": Field(dict), "targets": Field(dict)}
+        )
         self.defaults = check_fields(path, "defaults", data["defaults"], _DEFAULT_FIELDS)
         check_fields(path, "defaults.nonroot_user", self.defaults["nonroot_user"], _USER_FIELDS)
         self._targets = data["targets"]
@@ -144,8 +146,9 @@ class Matrix:
         raw = {**self.defaults, **self._targets[name]}
         mode_name = install_mode or raw["install_mode"]
         if mode_name not in raw["modes"]:
-            raise UnknownNameError(self.path, f"targets.{name}.modes", "install mode",
-                                   mode_name, list(raw["modes"]))
+            raise UnknownNameError(
+                self.path, f"targets.{name}.modes", "install mode", mode_name, list(raw["modes"])
+            )
         mode = dict(raw["modes"][mode_name])
         if mode_name == "upstream":
             base_image = upstream_image(mode["repository"], raw["vllm_version"])
@@ -171,16 +174,25 @@ class Matrix:
         where = f"targets.{name}"
         raw = check_fields(self.path, where, self._targets[name], _TARGET_FIELDS)
         if not _VERSION.match(raw["vllm_version"]):
-            raise ConfigError(self.path, f"{where}.vllm_version",
-                              f"{raw['vllm_version']!r} is not a version like 0.32.0")
+            raise ConfigError(
+                self.path,
+                f"{where}.vllm_version",
+                f"{raw['vllm_version']!r} is not a version like 0.32.0",
+            )
         if raw["install_mode"] not in raw["modes"]:
-            raise UnknownNameError(self.path, f"{where}.install_mode", "install mode",
-                                   raw["install_mode"], list(raw["modes"]))
+            raise UnknownNameError(
+                self.path,
+                f"{where}.install_mode",
+                "install mode",
+                raw["install_mode"],
+                list(raw["modes"]),
+            )
         for mode_name, mode in raw["modes"].items():
             mode_where = f"{where}.modes.{mode_name}"
             if mode_name not in _MODE_FIELDS:
-                raise UnknownNameError(self.path, mode_where, "install mode", mode_name,
-                                       list(INSTALL_MODES))
+                raise UnknownNameError(
+                    self.path, mode_where, "install mode", mode_name, list(INSTALL_MODES)
+                )
             if mode_name == "upstream":
                 self._check_upstream(where, mode)
             else:
@@ -192,15 +204,21 @@ class Matrix:
         so the two cannot disagree (a mismatch would only show after a multi-GB pull)."""
         mode_where = f"{where}.modes.upstream"
         if isinstance(mode, dict) and "base_image" in mode:
-            raise ConfigError(self.path, f"{mode_where}.base_image",
-                              f"the upstream image is derived from {where}.vllm_version; write "
-                              "its repository instead, e.g. `repository: vllm/vllm-openai`")
+            raise ConfigError(
+                self.path,
+                f"{mode_where}.base_image",
+                f"the upstream image is derived from {where}.vllm_version; write "
+                "its repository instead, e.g. `repository: vllm/vllm-openai`",
+            )
         check_fields(self.path, mode_where, mode, _MODE_FIELDS["upstream"])
         repository = mode["repository"]
         if "@" in repository or ":" in repository.rpartition("/")[2]:
-            raise ConfigError(self.path, f"{mode_where}.repository",
-                              f"{repository!r} carries a tag or digest; write the repository "
-                              f"only: its tag is v + {where}.vllm_version")
+            raise ConfigError(
+                self.path,
+                f"{mode_where}.repository",
+                f"{repository!r} carries a tag or digest; write the repository "
+                f"only: its tag is v + {where}.vllm_version",
+            )
 
 
 def _check_release_tag(ref: str, vllm_version: str, target: str) -> None:
@@ -213,10 +231,14 @@ def _check_release_tag(ref: str, vllm_version: str, target: str) -> None:
     if not repository or "/" in tag:
         return  # digest only: nothing here names a version
     if not re.match(rf"^v?{re.escape(vllm_version)}(?![\d.])", tag):
-        raise ConfigError("--base-image", "", f"{ref!r} is not tagged with vLLM {vllm_version}, "
-                          f"the version of target {target} (images/matrix.yaml: targets.{target}"
-                          ".vllm_version, or --vllm-version); pass a base tagged "
-                          f"v{vllm_version} or the matching --vllm-version")
+        raise ConfigError(
+            "--base-image",
+            "",
+            f"{ref!r} is not tagged with vLLM {vllm_version}, "
+            f"the version of target {target} (images/matrix.yaml: targets.{target}"
+            ".vllm_version, or --vllm-version); pass a base tagged "
+            f"v{vllm_version} or the matching --vllm-version",
+        )
 
 
 def _check_pinned(path: Path | str, key: str, ref: str) -> None:

@@ -29,8 +29,9 @@ def registry_tag(tag: str, registry: str) -> str:
     return f"{registry.rstrip('/')}/{tag}"
 
 
-def push_target(target: str, registry: str | None = None, manifest_dir: Path = MANIFEST_DIR,
-                log: Log = print) -> ImageManifest:
+def push_target(
+    target: str, registry: str | None = None, manifest_dir: Path = MANIFEST_DIR, log: Log = print
+) -> ImageManifest:
     """Push the target's image (to ``registry`` if given); write and return its manifest with
     the repo digest each push reported (replacing older digests of the same repositories)."""
     manifest = load_manifest(manifest_path(target, manifest_dir))
@@ -43,8 +44,11 @@ def push_target(target: str, registry: str | None = None, manifest_dir: Path = M
     pushed = [push_tag(tag, log) for tag in tags]
     repositories = {ref.partition("@")[0] for ref in pushed}
     kept = [ref for ref in manifest.repo_digests if ref.partition("@")[0] not in repositories]
-    updated = replace(manifest, tags=list(dict.fromkeys([*manifest.tags, *tags])),
-                      repo_digests=sorted({*kept, *pushed}))
+    updated = replace(
+        manifest,
+        tags=list(dict.fromkeys([*manifest.tags, *tags])),
+        repo_digests=sorted({*kept, *pushed}),
+    )
     write_manifest(updated, manifest_dir)
     return updated
 

@@ -23,16 +23,27 @@ def render_dockerfile(target: Target) -> str:
     return _render(target.template, t=target, venv=VENV_DIR)
 
 
-def render_venv_script(target: Target, venv: str, extras: str, index_url: str = "",
-                       torch_index_url: str | None = None) -> str:
+def render_venv_script(
+    target: Target, venv: str, extras: str, index_url: str = "", torch_index_url: str | None = None
+) -> str:
     """The shell script that installs ``target``'s vLLM into ``venv`` on a host (venv runtime):
     the same install steps as the image's build stage, with the site inputs in ``extras``."""
     if target.install_mode not in ("pip", "wheel"):
-        raise RenderError("venv-install.sh.j2", None, f"target {target.name!r} in mode "
-                          f"{target.install_mode!r} has no virtualenv recipe; use pip or wheel")
+        raise RenderError(
+            "venv-install.sh.j2",
+            None,
+            f"target {target.name!r} in mode "
+            f"{target.install_mode!r} has no virtualenv recipe; use pip or wheel",
+        )
     torch = target.mode.get("torch_index_url", "") if torch_index_url is None else torch_index_url
-    return _render("venv-install.sh.j2", t=target, venv=venv, extras=extras,
-                   index_url=index_url, torch_index_url=torch)
+    return _render(
+        "venv-install.sh.j2",
+        t=target,
+        venv=venv,
+        extras=extras,
+        index_url=index_url,
+        torch_index_url=torch,
+    )
 
 
 def _render(name: str, **context: object) -> str:

@@ -17,8 +17,9 @@ from vllm_fleet.images.build import BuildOptions
 
 def pip_config() -> dict[str, str]:
     """pip's effective settings as `key -> value` (``global.cert``, ``global.find-links`` ...)."""
-    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True
+    )
     settings: dict[str, str] = {}
     for line in proc.stdout.splitlines():
         key, sep, value = line.partition("=")

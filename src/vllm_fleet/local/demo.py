@@ -59,13 +59,19 @@ class DemoResult:
 
     def summary(self) -> list[str]:
         """What ran, where the endpoint is, each stage's time and share, how to tear down."""
-        lines = [f"vllm-fleet demo: {self.model} at {self.url} ({self.seconds:.0f} s)",
-                 f"  {'stage':14} {'seconds':>8} {'share':>6}"]
-        lines += [f"  {name:14} {seconds:8.1f} {100 * seconds / self.seconds:5.0f}%"
-                  for name, seconds in self.stages.items()]
-        lines += [f"image {self.image}, unit {self.unit} on the sandbox hosts",
-                  f"try: invoke smoke --url {self.url} --model {self.model}",
-                  "tear down: invoke sandbox.down"]
+        lines = [
+            f"vllm-fleet demo: {self.model} at {self.url} ({self.seconds:.0f} s)",
+            f"  {'stage':14} {'seconds':>8} {'share':>6}",
+        ]
+        lines += [
+            f"  {name:14} {seconds:8.1f} {100 * seconds / self.seconds:5.0f}%"
+            for name, seconds in self.stages.items()
+        ]
+        lines += [
+            f"image {self.image}, unit {self.unit} on the sandbox hosts",
+            f"try: invoke smoke --url {self.url} --model {self.model}",
+            "tear down: invoke sandbox.down",
+        ]
         return lines
 
 
@@ -107,8 +113,14 @@ def run_demo(log: Log = print, progress: Progress | None = None) -> DemoResult:
     url = settings_for(host).vllm_url or f"http://{host.name}:{spec.port}"
     with stage("smoke"):
         report = run_smoke(url, spec.served_model_name, api_key=_configured_key(spec))
-    result = DemoResult(url=url, model=spec.served_model_name, image=spec.image or image,
-                        unit=spec.unit.path, stages=stages, smoke=report)
+    result = DemoResult(
+        url=url,
+        model=spec.served_model_name,
+        image=spec.image or image,
+        unit=spec.unit.path,
+        stages=stages,
+        smoke=report,
+    )
     if not report.passed:
         raise FleetError(f"demo stage 'smoke' failed: {', '.join(c.name for c in report.failed)}")
     return result
@@ -125,10 +137,15 @@ def build_cpu_image(log: Log, progress: Progress | None = None) -> str:
     manifest goes to build/images/cpu.json, where the sandbox host's plan finds it."""
     base = ensure_local_base(log=log)
     target = Matrix().target("cpu").with_overrides(base_image=base)
-    result = build_image(target, site_build_options(), log=lambda _line: None,
-                         progress=progress)
-    record_manifest(target.name, result.image_id, result.tags, target.vllm_version,
-                    target.install_mode, target.base_image)
+    result = build_image(target, site_build_options(), log=lambda _line: None, progress=progress)
+    record_manifest(
+        target.name,
+        result.image_id,
+        result.tags,
+        target.vllm_version,
+        target.install_mode,
+        target.base_image,
+    )
     log(f"{result.tags[0]} ({result.cached_steps}/{result.steps} steps from cache)")
     return result.tags[0]
 
@@ -140,8 +157,12 @@ def publish_to_hub(model_dir: Path, repo_id: str) -> Path:
 
 def deploy(log: Log) -> None:
     """The operator's command, as they would type it."""
-    command = [pyinfra_executable(), str(SANDBOX_INVENTORY.relative_to(REPO_ROOT)),
-               "deploy/serve.py", "-y"]
+    command = [
+        pyinfra_executable(),
+        str(SANDBOX_INVENTORY.relative_to(REPO_ROOT)),
+        "deploy/serve.py",
+        "-y",
+    ]
     log("$ " + " ".join(["pyinfra", *command[1:]]))
     tail: deque[str] = deque(maxlen=25)
 

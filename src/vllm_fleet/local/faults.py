@@ -27,8 +27,13 @@ UNIT = "vllm-serve.service"
 
 def on_host(script: str) -> str:
     """Run ``script`` with sh on the sandbox host; its stdout."""
-    result = subprocess.run(["docker", "exec", SANDBOX, "sh", "-c", script], check=True,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["docker", "exec", SANDBOX, "sh", "-c", script],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return result.stdout.strip()
 
 
@@ -81,10 +86,15 @@ def recovery_after_signal(signal: str, limit_s: float = 600) -> dict:
     started_s = time.monotonic() - sent
     back_s = wait_healthy(limit_s) + started_s
     after = int(unit_state().get("NRestarts", 0))
-    return {"signal": signal, "unhealthy_after_s": round(down_s, 1),
-            "server_gone_after_s": round(gone_s, 1), "new_run_after_s": round(started_s, 1),
-            "healthy_after_s": round(back_s, 1),
-            "one_start_s": round(back_s - started_s, 1), "restarts": after - before}
+    return {
+        "signal": signal,
+        "unhealthy_after_s": round(down_s, 1),
+        "server_gone_after_s": round(gone_s, 1),
+        "new_run_after_s": round(started_s, 1),
+        "healthy_after_s": round(back_s, 1),
+        "one_start_s": round(back_s - started_s, 1),
+        "restarts": after - before,
+    }
 
 
 def invocation() -> str:
@@ -121,12 +131,22 @@ class Stream:
 
 def stream_completion(model: str, api_key: str | None, max_tokens: int, out: Stream) -> None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    body = {"model": model, "prompt": "Count slowly from one to one thousand:",
-            "max_tokens": max_tokens, "min_tokens": max_tokens, "temperature": 0,
-            "stream": True}
+    body = {
+        "model": model,
+        "prompt": "Count slowly from one to one thousand:",
+        "max_tokens": max_tokens,
+        "min_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+    }
     try:
-        with httpx.stream("POST", f"{URL}/v1/completions", json=body, headers=headers,
-                          timeout=httpx.Timeout(30, read=300)) as response:
+        with httpx.stream(
+            "POST",
+            f"{URL}/v1/completions",
+            json=body,
+            headers=headers,
+            timeout=httpx.Timeout(30, read=300),
+        ) as response:
             response.raise_for_status()
             for line in response.iter_lines():
                 if not line.startswith("data: "):
@@ -144,13 +164,20 @@ def stream_completion(model: str, api_key: str | None, max_tokens: int, out: Str
         out.error = f"{type(err).__name__}: {err}"
 
 
-def streams_across_restart(model: str, api_key: str | None, streams: int = 4,
-                           max_tokens: int = 256, restart_after_s: float = 2) -> dict:
+def streams_across_restart(
+    model: str,
+    api_key: str | None,
+    streams: int = 4,
+    max_tokens: int = 256,
+    restart_after_s: float = 2,
+) -> dict:
     """Start ``streams`` long streaming completions, `systemctl restart` the unit while they
     run, and count those that finished intact (finish_reason set and [DONE] received)."""
     results = [Stream() for _ in range(streams)]
-    threads = [threading.Thread(target=stream_completion, args=(model, api_key, max_tokens, r))
-               for r in results]
+    threads = [
+        threading.Thread(target=stream_completion, args=(model, api_key, max_tokens, r))
+        for r in results
+    ]
     for thread in threads:
         thread.start()
     time.sleep(restart_after_s)
@@ -162,8 +189,13 @@ def streams_across_restart(model: str, api_key: str | None, streams: int = 4,
         thread.join(timeout=600)
     complete = [r for r in results if r.done and r.finish_reason and not r.error]
     back_s = wait_healthy(600)
-    return {"streams": streams, "in_flight_at_restart": in_flight,
-            "completed_intact": len(complete), "share_completed": len(complete) / streams,
-            "stop_took_s": round(restart_s, 1), "healthy_again_after_s": round(back_s, 1),
-            "errors": [r.error for r in results if r.error],
-            "finish_reasons": [r.finish_reason for r in results]}
+    return {
+        "streams": streams,
+        "in_flight_at_restart": in_flight,
+        "completed_intact": len(complete),
+        "share_completed": len(complete) / streams,
+        "stop_took_s": round(restart_s, 1),
+        "healthy_again_after_s": round(back_s, 1),
+        "errors": [r.error for r in results if r.error],
+        "finish_reasons": [r.finish_reason for r in results],
+    }

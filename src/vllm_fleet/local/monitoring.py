@@ -37,23 +37,36 @@ def monitored_inventory(folder: Path) -> Path:
     shutil.copytree(INVENTORY_DIR / "group_data", folder / "group_data", dirs_exist_ok=True)
     (folder / "group_data" / "monitoring.py").write_text(
         f'"""The sandbox host as its own monitoring host."""\n\n'
-        f'prometheus_scrape_interval = "{SCRAPE_INTERVAL}"\n')
+        f'prometheus_scrape_interval = "{SCRAPE_INTERVAL}"\n'
+    )
     path = folder / "sandbox.py"
-    path.write_text((INVENTORY_DIR / "sandbox.py").read_text()
-                    + "\n# The same host, also the monitoring host.\n"
-                    + "monitoring = [sandbox[0][0]]\n")
+    path.write_text(
+        (INVENTORY_DIR / "sandbox.py").read_text()
+        + "\n# The same host, also the monitoring host.\n"
+        + "monitoring = [sandbox[0][0]]\n"
+    )
     return path
 
 
 def deploy_monitoring(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(PYINFRA), str(inventory), "deploy/monitoring.py", "-y", *extra],
-                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=1200)
+    return subprocess.run(
+        [str(PYINFRA), str(inventory), "deploy/monitoring.py", "-y", *extra],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=1200,
+    )
 
 
 def invoke_status(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(INVOKE), "status", "--inventory", str(inventory), *extra],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(INVOKE), "status", "--inventory", str(inventory), *extra],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def on_host(*argv: str) -> str:
@@ -67,21 +80,27 @@ def on_host(*argv: str) -> str:
 
 def prometheus_api(path: str) -> Any:
     """GET Prometheus's HTTP API on the host (https://prometheus.io/docs/prometheus/latest/querying/api/)."""
-    script = ("import sys, urllib.request; "
-              "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())")
+    script = (
+        "import sys, urllib.request; "
+        "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+    )
     return json.loads(on_host("python3", "-c", script, PROMETHEUS + path))["data"]
 
 
 def target_health() -> dict[str, str]:
     """job -> health of every active target ("up", "down", "unknown")."""
-    return {t["labels"]["job"]: t["health"] for t in prometheus_api("/api/v1/targets")
-            ["activeTargets"]}
+    return {
+        t["labels"]["job"]: t["health"] for t in prometheus_api("/api/v1/targets")["activeTargets"]
+    }
 
 
 def alert_state(name: str) -> str:
     """The alert's state: "inactive", "pending" or "firing"."""
-    states = [a["state"] for a in prometheus_api("/api/v1/alerts")["alerts"]
-              if a["labels"]["alertname"] == name]
+    states = [
+        a["state"]
+        for a in prometheus_api("/api/v1/alerts")["alerts"]
+        if a["labels"]["alertname"] == name
+    ]
     return "firing" if "firing" in states else states[0] if states else "inactive"
 
 
@@ -107,16 +126,19 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float 
     raise FleetError(f"{what}: not within {timeout:.0f} s")
 
 
-def seconds_to_fire(alert: str, stop: Callable[[], None], timeout: float = 300
-                    ) -> dict[str, float]:
+def seconds_to_fire(alert: str, stop: Callable[[], None], timeout: float = 300) -> dict[str, float]:
     """Stop something and time the alert: seconds until pending and until firing."""
     started = time.monotonic()
     stop()
-    pending = wait_for(lambda: alert_state(alert) in ("pending", "firing"), timeout,
-                       f"{alert} pending")
+    pending = wait_for(
+        lambda: alert_state(alert) in ("pending", "firing"), timeout, f"{alert} pending"
+    )
     firing = wait_for(lambda: alert_state(alert) == "firing", timeout, f"{alert} firing")
-    return {"pending_s": round(pending, 1), "firing_s": round(time.monotonic() - started, 1),
-            "firing_after_pending_s": round(firing, 1)}
+    return {
+        "pending_s": round(pending, 1),
+        "firing_s": round(time.monotonic() - started, 1),
+        "firing_after_pending_s": round(firing, 1),
+    }
 
 
 def same_host_inventory(folder: Path, count: int) -> Path:
@@ -124,9 +146,13 @@ def same_host_inventory(folder: Path, count: int) -> Path:
     HTTP reads): what `invoke status` does for ``count`` hosts, until a multi-host sandbox."""
     shutil.copytree(INVENTORY_DIR / "group_data", folder / "group_data", dirs_exist_ok=True)
     path = folder / "sandbox.py"
-    path.write_text((INVENTORY_DIR / "sandbox.py").read_text() + (
-        "\n_name, _data = sandbox[0]\n"
-        f"sandbox = [(f'sandbox-{{n}}', {{**_data, 'ssh_hostname': _name,\n"
-        "                                'vllm_url': f'http://{_name}:8000'})\n"
-        f"           for n in range(1, {count + 1})]\n"))
+    path.write_text(
+        (INVENTORY_DIR / "sandbox.py").read_text()
+        + (
+            "\n_name, _data = sandbox[0]\n"
+            f"sandbox = [(f'sandbox-{{n}}', {{**_data, 'ssh_hostname': _name,\n"
+            "                                'vllm_url': f'http://{_name}:8000'})\n"
+            f"           for n in range(1, {count + 1})]\n"
+        )
+    )
     return path

@@ -46,8 +46,16 @@ def ensure_router_venv(version: str = HostSettings().router_version, venv: Path 
     stamp = venv / f".vllm-router-{version}"
     if not stamp.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet",
-                        "--disable-pip-version-check", f"vllm-router=={version}"], check=True)
+        subprocess.run(
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"vllm-router=={version}",
+            ],
+            check=True,
+        )
         stamp.touch()
     return binary
 
@@ -73,15 +81,25 @@ class LocalRouter:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, workers: list[str], *, api_key: str | None = None, policy: str = "cache_aware",
-              health_interval_s: int | None = None) -> Iterator[LocalRouter]:
+    def start(
+        cls,
+        workers: list[str],
+        *,
+        api_key: str | None = None,
+        policy: str = "cache_aware",
+        health_interval_s: int | None = None,
+    ) -> Iterator[LocalRouter]:
         haproxy = shutil.which("haproxy")
         if haproxy is None:
             raise FleetError("haproxy is not installed on this machine: apt-get install haproxy")
         binary = ensure_router_venv()
         with tempfile.TemporaryDirectory(prefix="vllm-fleet-router-") as scratch:
-            router = cls(_spec(workers, Path(scratch), binary.parent.parent, api_key, policy,
-                               health_interval_s), Path(scratch))
+            router = cls(
+                _spec(
+                    workers, Path(scratch), binary.parent.parent, api_key, policy, health_interval_s
+                ),
+                Path(scratch),
+            )
             try:
                 router._launch(haproxy, api_key)
                 yield router
@@ -99,12 +117,25 @@ class LocalRouter:
             key_file.chmod(0o600)
         config = self.folder / "haproxy.cfg"
         # No chroot and no log socket here: the rest is the host's configuration.
-        config.write_text(render.haproxy_config(spec).replace("    chroot /var/lib/haproxy\n", "")
-                          .replace("    log /dev/log local0\n", ""))
+        config.write_text(
+            render.haproxy_config(spec)
+            .replace("    chroot /var/lib/haproxy\n", "")
+            .replace("    log /dev/log local0\n", "")
+        )
         self._spawn("vllm-router", spec.argv())
-        self._spawn("reconciler", [sys.executable, router_workers.__file__, "--router",
-                                   spec.backend, "--workers-file", spec.workers_file,
-                                   "--interval", "1"])
+        self._spawn(
+            "reconciler",
+            [
+                sys.executable,
+                router_workers.__file__,
+                "--router",
+                spec.backend,
+                "--workers-file",
+                spec.workers_file,
+                "--interval",
+                "1",
+            ],
+        )
         self._spawn("haproxy", [haproxy, "-db", "-f", str(config)])
         self._wait(f"{spec.url}/health")
 
@@ -132,8 +163,10 @@ class LocalRouter:
         started = time.monotonic()
         while len(self.held()) < count:
             if time.monotonic() - started > timeout:
-                raise FleetError(f"router holds {sorted(self.held())} after {timeout:g} s:\n"
-                                 f"{self.log('reconciler')}")
+                raise FleetError(
+                    f"router holds {sorted(self.held())} after {timeout:g} s:\n"
+                    f"{self.log('reconciler')}"
+                )
             time.sleep(0.2)
         return time.monotonic() - started
 
@@ -142,8 +175,11 @@ class LocalRouter:
         from vllm_fleet.smoke.metrics import parse_metrics
 
         samples = parse_metrics(httpx.get(self.metrics_url, timeout=5).text)
-        return {s.labels["worker"]: s.value for s in samples
-                if s.name == "vllm_router_worker_health" and "worker" in s.labels}
+        return {
+            s.labels["worker"]: s.value
+            for s in samples
+            if s.name == "vllm_router_worker_health" and "worker" in s.labels
+        }
 
     def log(self, name: str) -> str:
         path = self.folder / f"{name}.log"
@@ -160,20 +196,36 @@ class LocalRouter:
                 proc.kill()
 
 
-def _spec(workers: list[str], folder: Path, venv: Path, api_key: str | None, policy: str,
-          health_interval_s: int | None) -> RouterSpec:
+def _spec(
+    workers: list[str],
+    folder: Path,
+    venv: Path,
+    api_key: str | None,
+    policy: str,
+    health_interval_s: int | None,
+) -> RouterSpec:
     port, backend, metrics = free_port(), free_port(), free_port()
     defaults = HostSettings()
     settings = dataclasses.replace(
-        defaults, router_bind="127.0.0.1", router_port=port, router_backend_port=backend,
-        router_metrics_port=metrics, router_venv_dir=str(venv), router_policy=policy,
+        defaults,
+        router_bind="127.0.0.1",
+        router_port=port,
+        router_backend_port=backend,
+        router_metrics_port=metrics,
+        router_venv_dir=str(venv),
+        router_policy=policy,
         vllm_secrets_dir=str(folder / "secrets"),
-        router_health_interval_s=health_interval_s or defaults.router_health_interval_s)
-    spec = RouterSpec(host="127.0.0.1", url=f"http://127.0.0.1:{port}", model="local",
-                      pool="local", workers=tuple(Worker(url, url) for url in workers),
-                      settings=settings,
-                      api_key=Credential("vllm_api_key", "VLLM_API_KEY", "test", "", "")
-                      if api_key else None)
+        router_health_interval_s=health_interval_s or defaults.router_health_interval_s,
+    )
+    spec = RouterSpec(
+        host="127.0.0.1",
+        url=f"http://127.0.0.1:{port}",
+        model="local",
+        pool="local",
+        workers=tuple(Worker(url, url) for url in workers),
+        settings=settings,
+        api_key=Credential("vllm_api_key", "VLLM_API_KEY", "test", "", "") if api_key else None,
+    )
     # Files beside the scratch folder, not under the venv (the deploy's router_venv_dir/etc).
     return _with_config_dir(spec, folder)
 

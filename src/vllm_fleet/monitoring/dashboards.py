@@ -65,35 +65,60 @@ def load_dashboard(path: Path) -> Dashboard:
         where = f"panels[{index}]"
         if not isinstance(raw, dict) or not raw.get("queries") or not raw.get("title"):
             raise ConfigError(shown, where, "a panel needs a title and queries (legend: PromQL)")
-        panels.append(Panel(title=raw["title"], unit=raw.get("unit", "none"),
-                            queries={str(k): str(v) for k, v in raw["queries"].items()}))
-    return Dashboard(path=path, uid=data["uid"], title=data["title"],
-                     description=data["description"],
-                     variables=dict(data.get("variables") or {}), panels=tuple(panels))
+        panels.append(
+            Panel(
+                title=raw["title"],
+                unit=raw.get("unit", "none"),
+                queries={str(k): str(v) for k, v in raw["queries"].items()},
+            )
+        )
+    return Dashboard(
+        path=path,
+        uid=data["uid"],
+        title=data["title"],
+        description=data["description"],
+        variables=dict(data.get("variables") or {}),
+        panels=tuple(panels),
+    )
 
 
 def grafana_json(dashboard: Dashboard) -> dict[str, Any]:
     """The Grafana dashboard model: timeseries panels two per row, query variables on top."""
     panels = []
     for index, panel in enumerate(dashboard.panels):
-        panels.append({
-            "id": index + 1,
-            "type": "timeseries",
-            "title": panel.title,
-            "datasource": DATASOURCE,
-            "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-            "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
-            "targets": [
-                {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend,
-                 "refId": chr(ord("A") + n), "range": True}
-                for n, (legend, expr) in enumerate(panel.queries.items())
-            ],
-        })
+        panels.append(
+            {
+                "id": index + 1,
+                "type": "timeseries",
+                "title": panel.title,
+                "datasource": DATASOURCE,
+                "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
+                "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+                "targets": [
+                    {
+                        "datasource": DATASOURCE,
+                        "expr": expr,
+                        "legendFormat": legend,
+                        "refId": chr(ord("A") + n),
+                        "range": True,
+                    }
+                    for n, (legend, expr) in enumerate(panel.queries.items())
+                ],
+            }
+        )
     variables = [
-        {"name": name, "type": "query", "datasource": DATASOURCE,
-         "query": {"query": query, "refId": name}, "definition": query,
-         "includeAll": True, "multi": True, "allValue": ".+", "refresh": 2,
-         "current": {"text": "All", "value": "$__all"}}
+        {
+            "name": name,
+            "type": "query",
+            "datasource": DATASOURCE,
+            "query": {"query": query, "refId": name},
+            "definition": query,
+            "includeAll": True,
+            "multi": True,
+            "allValue": ".+",
+            "refresh": 2,
+            "current": {"text": "All", "value": "$__all"},
+        }
         for name, query in dashboard.variables.items()
     ]
     return {

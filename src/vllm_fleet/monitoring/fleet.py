@@ -40,8 +40,9 @@ class FleetHost:
         return MONITORING_GROUP in self.groups
 
 
-def fleet_hosts(hosts: Iterable[tuple[str, Iterable[str], Mapping[str, Any] | HostData]]
-                ) -> list[FleetHost]:
+def fleet_hosts(
+    hosts: Iterable[tuple[str, Iterable[str], Mapping[str, Any] | HostData]],
+) -> list[FleetHost]:
     """FleetHosts from (name, groups, data) triples; bad data is one ConfigError naming the key."""
     fleet = []
     for name, groups, data in hosts:

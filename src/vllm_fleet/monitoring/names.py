@@ -35,5 +35,8 @@ def all_expressions() -> list[str]:
 
 
 def used_names(pattern: re.Pattern[str], exprs: list[str] | None = None) -> set[str]:
-    return {m for expr in (exprs if exprs is not None else all_expressions())
-            for m in pattern.findall(expr)}
+    return {
+        m
+        for expr in (exprs if exprs is not None else all_expressions())
+        for m in pattern.findall(expr)
+    }

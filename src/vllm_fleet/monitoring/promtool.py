@@ -24,15 +24,16 @@ class PromtoolError(FleetError):
 def promtool() -> str:
     found = shutil.which("promtool")
     if not found:
-        raise FleetError("promtool not found: install Debian's `prometheus` package "
-                         "(scripts/host-prereqs.sh does)")
+        raise FleetError(
+            "promtool not found: install Debian's `prometheus` package "
+            "(scripts/host-prereqs.sh does)"
+        )
     return found
 
 
 def run(*args: str, cwd: Path | None = None) -> str:
     """promtool ARGS; its output, or PromtoolError carrying it when it fails."""
-    proc = subprocess.run([promtool(), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
     output = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0:
         raise PromtoolError(f"promtool {' '.join(args)}: {output}")
@@ -53,8 +54,10 @@ def test_rules() -> str:
 
 def check_dashboard_queries(dashboard: Dashboard) -> str:
     """Parse every query of ``dashboard`` with promtool (as recording rules)."""
-    rules = [{"record": f"dashboard:{dashboard.uid.replace('-', '_')}:{n}", "expr": expr}
-             for n, expr in enumerate(checkable_queries(dashboard))]
+    rules = [
+        {"record": f"dashboard:{dashboard.uid.replace('-', '_')}:{n}", "expr": expr}
+        for n, expr in enumerate(checkable_queries(dashboard))
+    ]
     document = {"groups": [{"name": dashboard.uid, "rules": rules}]}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{dashboard.uid}.yml"

@@ -87,12 +87,15 @@ def probe_command(settings: HostSettings, spec: ServeSpec | None, units: list[st
     parts = []
     for unit in units:
         q = shlex.quote(unit)
-        parts.append(f"echo unit={q}; systemctl show --property=ActiveState,NRestarts {q} "
-                     "2>/dev/null || true")
+        parts.append(
+            f"echo unit={q}; systemctl show --property=ActiveState,NRestarts {q} "
+            "2>/dev/null || true"
+        )
     if spec is not None:
         unit_path = shlex.quote(spec.unit.path)
-        parts.append(f"echo profile=$(sed -n {shlex.quote(_PROFILE_SED)} {unit_path} "
-                     "2>/dev/null | head -1)")
+        parts.append(
+            f"echo profile=$(sed -n {shlex.quote(_PROFILE_SED)} {unit_path} 2>/dev/null | head -1)"
+        )
         if spec.runtime == "container" and spec.image:
             docker = shlex.quote(settings.docker_bin)
             name = shlex.quote(spec.unit.name)
@@ -102,8 +105,9 @@ def probe_command(settings: HostSettings, spec: ServeSpec | None, units: list[st
                 f"echo running_id=$r; "
                 f"echo planned_id=$({docker} image inspect --format '{{{{.Id}}}}' {image} "
                 "2>/dev/null); "
-                f"[ -n \"$r\" ] && echo running_digests=$({docker} image inspect --format "
-                f"'{{{{join .RepoDigests \" \"}}}}' \"$r\" 2>/dev/null) || true")
+                f'[ -n "$r" ] && echo running_digests=$({docker} image inspect --format '
+                f'\'{{{{join .RepoDigests " "}}}}\' "$r" 2>/dev/null) || true'
+            )
     return "; ".join(parts) or "true"
 
 
@@ -157,8 +161,11 @@ def read_server(client: httpx.Client, url: str, api_key: str | None) -> dict[str
     try:
         out["health"] = str(client.get(f"{url}/health").status_code)
     except httpx.HTTPError as err:
-        out["health"] = "unreachable" if isinstance(err, httpx.ConnectError) else \
-            f"no answer ({type(err).__name__})"
+        out["health"] = (
+            "unreachable"
+            if isinstance(err, httpx.ConnectError)
+            else f"no answer ({type(err).__name__})"
+        )
         return out
     try:
         out["vllm_version"] = client.get(f"{url}/version").json().get("version")
@@ -183,15 +190,22 @@ def read_router_workers(client: httpx.Client, url: str) -> dict[str, str] | None
         samples = parse_metrics(client.get(f"{url}/metrics").text)
     except httpx.HTTPError:
         return None
-    return {s.labels.get("worker", "?"): "healthy" if s.value >= 1 else "unhealthy"
-            for s in samples if s.name == "vllm_router_worker_health"}
+    return {
+        s.labels.get("worker", "?"): "healthy" if s.value >= 1 else "unhealthy"
+        for s in samples
+        if s.name == "vllm_router_worker_health"
+    }
 
 
 # --- Comparing with the plan ---------------------------------------------------------------
 
 
-def compare(row: HostStatus, probe: dict[str, Any] | None, spec: ServeSpec | None,
-            server: dict[str, Any] | None) -> HostStatus:
+def compare(
+    row: HostStatus,
+    probe: dict[str, Any] | None,
+    spec: ServeSpec | None,
+    server: dict[str, Any] | None,
+) -> HostStatus:
     """Fill ``row`` from what was read, and list every way it differs from the plan."""
     diff = row.differences
     if probe is None:
@@ -202,8 +216,9 @@ def compare(row: HostStatus, probe: dict[str, Any] | None, spec: ServeSpec | Non
             state = props.get("ActiveState", "?")
             if unit == row.unit or row.unit is None:
                 row.unit, row.unit_state = unit, state
-                row.restarts = int(props["NRestarts"]) if props.get("NRestarts", "").isdigit() \
-                    else None
+                row.restarts = (
+                    int(props["NRestarts"]) if props.get("NRestarts", "").isdigit() else None
+                )
             if state != "active":
                 diff.append(f"{unit} is {state}, not active")
     if spec is None:
@@ -248,8 +263,7 @@ def _same_version(running: str, planned: str | None) -> bool:
 
 def fleet_status(inventory: Path, manifest_dir: Path) -> list[HostStatus]:
     hosts = load_inventory(inventory)
-    planner = Planner(env_names=secrets_present(),
-                      manifest_dir=manifest_dir)
+    planner = Planner(env_names=secrets_present(), manifest_dir=manifest_dir)
     rows, specs, settings, commands = {}, {}, {}, {}
     for host in hosts:
         rows[host.name], specs[host.name], settings[host.name] = _plan_row(planner, host)
@@ -259,13 +273,15 @@ def fleet_status(inventory: Path, manifest_dir: Path) -> list[HostStatus]:
                 units.append(PROMETHEUS_UNIT)
             commands[host.name] = probe_command(settings[host.name], specs[host.name], units)
     router_names = [h.name for h in hosts if ROUTER_GROUP in h.groups and settings[h.name]]
-    with ThreadPoolExecutor(max_workers=8) as pool, \
-            httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
-        server_reads = {name: pool.submit(_read_if_serving, client, specs[name], settings[name])
-                        for name in specs}
-        router_reads = {name: pool.submit(read_router_workers, client,
-                                          _router_url(settings[name], name))
-                        for name in router_names}
+    with ThreadPoolExecutor(max_workers=8) as pool, httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+        server_reads = {
+            name: pool.submit(_read_if_serving, client, specs[name], settings[name])
+            for name in specs
+        }
+        router_reads = {
+            name: pool.submit(read_router_workers, client, _router_url(settings[name], name))
+            for name in router_names
+        }
         servers = {name: future.result() for name, future in server_reads.items()}
         router_workers = {name: future.result() for name, future in router_reads.items()}
     probes = run_probes(inventory, commands)
@@ -273,13 +289,18 @@ def fleet_status(inventory: Path, manifest_dir: Path) -> list[HostStatus]:
         row = rows[host.name]
         if host.name in commands:
             probe = probes.get(host.name)
-            compare(row, parse_probe(probe) if probe is not None else None, specs[host.name],
-                    servers.get(host.name))
+            compare(
+                row,
+                parse_probe(probe) if probe is not None else None,
+                specs[host.name],
+                servers.get(host.name),
+            )
         if host.name in router_workers:
             _router_row(row, router_workers[host.name])
         if specs[host.name] is not None and settings[host.name] is not None:
-            _membership(row, _server_url(specs[host.name], settings[host.name], host.name),
-                        router_workers)
+            _membership(
+                row, _server_url(specs[host.name], settings[host.name], host.name), router_workers
+            )
     return [rows[h.name] for h in hosts]
 
 
@@ -288,8 +309,13 @@ def _plan_row(planner: Planner, host: HostData):
         settings = settings_for(host)
     except FleetError as err:  # bad data: the row says so, other hosts are still read
         return HostStatus(host=host.name, role="?", differences=[f"host data: {err}"]), None, None
-    role = ("serving" if settings.model else ROUTER_GROUP if ROUTER_GROUP in host.groups
-            else ",".join(g for g in host.groups if not g.startswith("_")) or "-")
+    role = (
+        "serving"
+        if settings.model
+        else ROUTER_GROUP
+        if ROUTER_GROUP in host.groups
+        else ",".join(g for g in host.groups if not g.startswith("_")) or "-"
+    )
     row = HostStatus(host=host.name, role=role)
     if settings.model is None:
         return row, None, settings
@@ -314,12 +340,14 @@ def _router_url(settings: HostSettings, name: str) -> str:
     return f"http://{settings.scrape_address or name}:{settings.router_metrics_port}"
 
 
-def _read_if_serving(client: httpx.Client, spec: ServeSpec | None,
-                     settings: HostSettings | None) -> dict[str, Any] | None:
+def _read_if_serving(
+    client: httpx.Client, spec: ServeSpec | None, settings: HostSettings | None
+) -> dict[str, Any] | None:
     if spec is None or settings is None:
         return None
-    return read_server(client, _server_url(spec, settings, spec.host),
-                       os.environ.get("VLLM_API_KEY"))
+    return read_server(
+        client, _server_url(spec, settings, spec.host), os.environ.get("VLLM_API_KEY")
+    )
 
 
 def _router_row(row: HostStatus, workers: dict[str, str] | None) -> None:

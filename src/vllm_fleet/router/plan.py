@@ -20,20 +20,25 @@ class RouterPlan:
     def files(self) -> dict[str, str]:
         """Every file the deploy writes on the router host (secrets excepted), path -> text."""
         spec = self.spec
-        return {spec.unit_path: render.router_unit(spec),
-                spec.workers_unit_path: render.workers_unit(spec),
-                spec.workers_file: render.workers_file(spec),
-                HAPROXY_CONFIG: render.haproxy_config(spec)}
+        return {
+            spec.unit_path: render.router_unit(spec),
+            spec.workers_unit_path: render.workers_unit(spec),
+            spec.workers_file: render.workers_file(spec),
+            HAPROXY_CONFIG: render.haproxy_config(spec),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         files = self.files()
-        return {**self.spec.to_dict(),
-                "unit": {"path": self.spec.unit_path, "text": files[self.spec.unit_path]},
-                "files": files}
+        return {
+            **self.spec.to_dict(),
+            "unit": {"path": self.spec.unit_path, "text": files[self.spec.unit_path]},
+            "files": files,
+        }
 
 
-def plan_routers(inventory: Path | str | list[HostData], host: str | None = None,
-                 env_names: Iterable[str] = ()) -> list[RouterPlan]:
+def plan_routers(
+    inventory: Path | str | list[HostData], host: str | None = None, env_names: Iterable[str] = ()
+) -> list[RouterPlan]:
     """The plans of every router of ``inventory`` (or of ``host`` only, if it is one). The whole
     fleet is checked either way: pools and addresses are fleet-wide facts."""
     hosts = inventory if isinstance(inventory, list) else load_inventory(inventory)

@@ -72,8 +72,9 @@ def reconcile(router: str, wanted: list[str], log: Log) -> None:
             log(f"add {worker}: {admin(router, 'add_worker', worker)}")
 
 
-def run(router: str, workers_file: Path, interval: float, log: Log,
-        passes: int | None = None) -> None:
+def run(
+    router: str, workers_file: Path, interval: float, log: Log, passes: int | None = None
+) -> None:
     """Reconcile every ``interval`` seconds (forever, or ``passes`` times); errors are logged
     once per kind and retried: the router may still be starting."""
     last_error = ""
@@ -98,8 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers-file", required=True, type=Path)
     parser.add_argument("--interval", type=float, default=2.0)
     args = parser.parse_args(argv)
-    run(args.router.rstrip("/"), args.workers_file, args.interval,
-        lambda line: print(line, flush=True))
+    run(
+        args.router.rstrip("/"),
+        args.workers_file,
+        args.interval,
+        lambda line: print(line, flush=True),
+    )
 
 
 if __name__ == "__main__":

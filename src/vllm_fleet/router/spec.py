@@ -98,34 +98,59 @@ class RouterSpec:
         """vllm-router's command: no --worker-urls (it would exit if they are not healthy within
         --worker-startup-timeout-secs); the reconciler adds them once each answers /health."""
         s = self.settings
-        return [f"{s.router_venv_dir}/bin/vllm-router",
-                "--host", "127.0.0.1", "--port", str(s.router_backend_port),
-                "--policy", s.router_policy,
-                "--prometheus-host", "127.0.0.1", "--prometheus-port", str(s.router_metrics_port),
-                "--health-check-interval-secs", str(s.router_health_interval_s),
-                "--health-failure-threshold", str(s.router_health_failures),
-                "--health-check-timeout-secs", str(s.router_health_timeout_s),
-                "--health-check-endpoint", "/health"]
+        return [
+            f"{s.router_venv_dir}/bin/vllm-router",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(s.router_backend_port),
+            "--policy",
+            s.router_policy,
+            "--prometheus-host",
+            "127.0.0.1",
+            "--prometheus-port",
+            str(s.router_metrics_port),
+            "--health-check-interval-secs",
+            str(s.router_health_interval_s),
+            "--health-failure-threshold",
+            str(s.router_health_failures),
+            "--health-check-timeout-secs",
+            str(s.router_health_timeout_s),
+            "--health-check-endpoint",
+            "/health",
+        ]
 
     def gate_argv(self) -> list[str]:
-        return [f"{self.settings.router_venv_dir}/bin/python", self.gate_script,
-                "--router", self.backend, "--workers-file", self.workers_file]
+        return [
+            f"{self.settings.router_venv_dir}/bin/python",
+            self.gate_script,
+            "--router",
+            self.backend,
+            "--workers-file",
+            self.workers_file,
+        ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "role": "router", "url": self.url, "model": self.model,
-                "pool": self.pool, "policy": self.settings.router_policy,
-                "workers": [{"host": w.host, "url": w.url, "drained": w.drained}
-                            for w in self.workers],
-                "router_version": self.settings.router_version,
-                "api_key": _key_reference(self.api_key)}
+        return {
+            "host": self.host,
+            "role": "router",
+            "url": self.url,
+            "model": self.model,
+            "pool": self.pool,
+            "policy": self.settings.router_policy,
+            "workers": [{"host": w.host, "url": w.url, "drained": w.drained} for w in self.workers],
+            "router_version": self.settings.router_version,
+            "api_key": _key_reference(self.api_key),
+        }
 
 
 def router_hosts(hosts: list[HostData]) -> list[HostData]:
     return [h for h in hosts if ROUTERS_GROUP in h.groups]
 
 
-def resolve_routers(hosts: list[HostData], env_names: set[str] | frozenset[str] = frozenset()
-                    ) -> list[RouterSpec]:
+def resolve_routers(
+    hosts: list[HostData], env_names: set[str] | frozenset[str] = frozenset()
+) -> list[RouterSpec]:
     """A RouterSpec per host of the `routers` group; ConfigError on the first bad one."""
     settings = {h.name: settings_for(h) for h in hosts}
     specs = [_resolve(router, hosts, settings, env_names) for router in router_hosts(hosts)]
@@ -133,8 +158,12 @@ def resolve_routers(hosts: list[HostData], env_names: set[str] | frozenset[str] 
     return specs
 
 
-def _resolve(router: HostData, hosts: list[HostData], settings: dict[str, HostSettings],
-             env_names: set[str] | frozenset[str]) -> RouterSpec:
+def _resolve(
+    router: HostData,
+    hosts: list[HostData],
+    settings: dict[str, HostSettings],
+    env_names: set[str] | frozenset[str],
+) -> RouterSpec:
     s = settings[router.name]
     pool_name, members = _pool(router, s, hosts, settings)
     models = {}
@@ -142,36 +171,57 @@ def _resolve(router: HostData, hosts: list[HostData], settings: dict[str, HostSe
         models.setdefault(settings[member.name].model, []).append(member.name)
     if len(models) > 1:
         listing = "; ".join(f"{model}: {', '.join(names)}" for model, names in models.items())
-        raise ConfigError(router.source("router_pool"), "router_pool",
-                          f"router {router.name}'s pool {pool_name!r} mixes models ({listing}); "
-                          "a router fronts one model: name a group that serves one")
+        raise ConfigError(
+            router.source("router_pool"),
+            "router_pool",
+            f"router {router.name}'s pool {pool_name!r} mixes models ({listing}); "
+            "a router fronts one model: name a group that serves one",
+        )
     (model,) = models
-    workers = tuple(Worker(m.name, _worker_url(m, settings[m.name]),
-                           settings[m.name].router_drain) for m in members)
+    workers = tuple(
+        Worker(m.name, _worker_url(m, settings[m.name]), settings[m.name].router_drain)
+        for m in members
+    )
     url = (s.router_url or f"http://{router.name}:{s.router_port}").rstrip("/")
-    return RouterSpec(host=router.name, url=url, model=model, pool=pool_name, workers=workers,
-                      settings=s, api_key=_api_key(s, env_names))
+    return RouterSpec(
+        host=router.name,
+        url=url,
+        model=model,
+        pool=pool_name,
+        workers=workers,
+        settings=s,
+        api_key=_api_key(s, env_names),
+    )
 
 
-def _pool(router: HostData, s: HostSettings, hosts: list[HostData],
-          settings: dict[str, HostSettings]) -> tuple[str, list[HostData]]:
+def _pool(
+    router: HostData, s: HostSettings, hosts: list[HostData], settings: dict[str, HostSettings]
+) -> tuple[str, list[HostData]]:
     serving = [h for h in hosts if settings[h.name].model is not None]
     if s.router_pool is None:
         if not serving:
-            raise ConfigError(router.source("router_pool"), "router_pool",
-                              f"router {router.name} has an empty pool: no host of the "
-                              "inventory serves a model (set `model` on the serving hosts)")
+            raise ConfigError(
+                router.source("router_pool"),
+                "router_pool",
+                f"router {router.name} has an empty pool: no host of the "
+                "inventory serves a model (set `model` on the serving hosts)",
+            )
         return "inventory", serving
     groups = sorted({g for h in hosts for g in h.groups})
     if s.router_pool not in groups:
-        raise ConfigError(router.source("router_pool"), "router_pool",
-                          f"unknown group {s.router_pool!r}; the inventory's groups: "
-                          f"{', '.join(groups)}")
+        raise ConfigError(
+            router.source("router_pool"),
+            "router_pool",
+            f"unknown group {s.router_pool!r}; the inventory's groups: {', '.join(groups)}",
+        )
     members = [h for h in serving if s.router_pool in h.groups]
     if not members:
-        raise ConfigError(router.source("router_pool"), "router_pool",
-                          f"router {router.name}'s pool {s.router_pool!r} is empty: none of "
-                          "its hosts serves a model")
+        raise ConfigError(
+            router.source("router_pool"),
+            "router_pool",
+            f"router {router.name}'s pool {s.router_pool!r} is empty: none of "
+            "its hosts serves a model",
+        )
     return s.router_pool, members
 
 
@@ -185,9 +235,12 @@ def _check_addresses(specs: list[RouterSpec], by_name: dict[str, HostData]) -> N
     for spec in specs:
         if spec.url in claimed:
             field = "router_url" if spec.settings.router_url else "router_port"
-            raise ConfigError(by_name[spec.host].source(field), field,
-                              f"routers {claimed[spec.url]} and {spec.host} both claim "
-                              f"{spec.url}; give each router its own address")
+            raise ConfigError(
+                by_name[spec.host].source(field),
+                field,
+                f"routers {claimed[spec.url]} and {spec.host} both claim "
+                f"{spec.url}; give each router its own address",
+            )
         claimed[spec.url] = spec.host
 
 
@@ -199,9 +252,13 @@ def _api_key(s: HostSettings, env_names: set[str] | frozenset[str]) -> Credentia
         source = "env:VLLM_API_KEY"
     else:
         return None
-    return Credential("vllm_api_key", "VLLM_API_KEY", source,
-                      f"{s.vllm_secrets_dir}/{ROUTER_KEY_FILE_NAME}",
-                      "HAProxy on the router host (Authorization: Bearer <key>)")
+    return Credential(
+        "vllm_api_key",
+        "VLLM_API_KEY",
+        source,
+        f"{s.vllm_secrets_dir}/{ROUTER_KEY_FILE_NAME}",
+        "HAProxy on the router host (Authorization: Bearer <key>)",
+    )
 
 
 def _key_reference(credential: Credential | None) -> str | None:

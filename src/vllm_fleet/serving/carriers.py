@@ -40,26 +40,44 @@ class Carriers:
             why, instead = "its name says it holds a credential", self.unlisted_instead
         else:
             return None
-        remedy = (f"give it through {instead}" if instead else "vllm-fleet has no credential "
-                  "path for it yet, so serve without it")
-        return (f"{shown} carries a secret ({why}): never in a model file or host data, where it "
-                f"would land in the unit file, the command line and docker inspect; {remedy}")
+        remedy = (
+            f"give it through {instead}"
+            if instead
+            else "vllm-fleet has no credential path for it yet, so serve without it"
+        )
+        return (
+            f"{shown} carries a secret ({why}): never in a model file or host data, where it "
+            f"would land in the unit file, the command line and docker inspect; {remedy}"
+        )
 
 
 @cache
 def carriers(path: Path = CARRIERS_FILE) -> Carriers:
-    data = check_fields(path, "", load_yaml(path), {
-        "flags": Field(dict), "env": Field(dict), "patterns": Field(dict),
-        "allowed": Field(list, required=False)})
+    data = check_fields(
+        path,
+        "",
+        load_yaml(path),
+        {
+            "flags": Field(dict),
+            "env": Field(dict),
+            "patterns": Field(dict),
+            "allowed": Field(list, required=False),
+        },
+    )
     tables = {}
     for kind in ("flags", "env"):
         for name, entry in data[kind].items():
             check_fields(path, f"{kind}.{name}", entry, _ENTRY)
         tables[kind] = {n: (e["why"], e["instead"]) for n, e in data[kind].items()}
     patterns = check_fields(path, "patterns", data["patterns"], _PATTERNS)
-    return Carriers(tables["flags"], tables["env"], re.compile(patterns["flags"]),
-                    re.compile(patterns["env"]), patterns["instead"],
-                    frozenset(data.get("allowed") or ()))
+    return Carriers(
+        tables["flags"],
+        tables["env"],
+        re.compile(patterns["flags"]),
+        re.compile(patterns["env"]),
+        patterns["instead"],
+        frozenset(data.get("allowed") or ()),
+    )
 
 
 def check_no_credentials(flags: dict[str, Setting], env: dict[str, Setting]) -> None:

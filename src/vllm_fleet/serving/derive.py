@@ -60,8 +60,18 @@ class Weights:
 
 
 def argv(model: ModelFile, port: int, flags: dict[str, Setting]) -> tuple[str, ...]:
-    return ("vllm", "serve", model.repo_id, "--served-model-name", model.served_model_name,
-            "--revision", model.revision, "--port", str(port), *flag_args(flags))
+    return (
+        "vllm",
+        "serve",
+        model.repo_id,
+        "--served-model-name",
+        model.served_model_name,
+        "--revision",
+        model.revision,
+        "--port",
+        str(port),
+        *flag_args(flags),
+    )
 
 
 def flag_args(flags: dict[str, Setting]) -> tuple[str, ...]:
@@ -80,13 +90,27 @@ def credentials(h: HostSettings, env_names: set[str]) -> tuple[Credential, ...]:
     out = []
     hf = _secret_source(h.hf_token_file, HF_TOKEN_ENV, env_names)
     if hf:
-        out.append(Credential("hf_token", HF_TOKEN_ENV, hf, f"{secrets_dir}/hf-token",
-                              "weights download only: the server runs with HF_HUB_OFFLINE=1"))
+        out.append(
+            Credential(
+                "hf_token",
+                HF_TOKEN_ENV,
+                hf,
+                f"{secrets_dir}/hf-token",
+                "weights download only: the server runs with HF_HUB_OFFLINE=1",
+            )
+        )
     key = _secret_source(h.vllm_api_key_file, API_KEY_ENV, env_names)
     if key:
-        out.append(Credential("vllm_api_key", API_KEY_ENV, key, f"{secrets_dir}/vllm-api-key",
-                              f"vllm serve (read from the file at start, exported as "
-                              f"{API_KEY_ENV})", container_path=API_KEY_IN_CONTAINER))
+        out.append(
+            Credential(
+                "vllm_api_key",
+                API_KEY_ENV,
+                key,
+                f"{secrets_dir}/vllm-api-key",
+                f"vllm serve (read from the file at start, exported as {API_KEY_ENV})",
+                container_path=API_KEY_IN_CONTAINER,
+            )
+        )
     return tuple(out)
 
 
@@ -96,13 +120,17 @@ def _secret_source(file: str | None, env: str, env_names: set[str]) -> str | Non
     return f"env:{env}" if env in env_names else None
 
 
-def volumes(h: HostSettings, image: ImageFacts, credentials: tuple[Credential, ...]
-            ) -> tuple[Mount, ...]:
+def volumes(
+    h: HostSettings, image: ImageFacts, credentials: tuple[Credential, ...]
+) -> tuple[Mount, ...]:
     if h.runtime != "container":
         return ()
     mounts = [Mount(hf_cache(h), image.hf_home), Mount(vllm_cache(h), image.vllm_cache_root)]
-    mounts += [Mount(c.host_path, c.container_path, read_only=True) for c in credentials
-               if c.container_path]
+    mounts += [
+        Mount(c.host_path, c.container_path, read_only=True)
+        for c in credentials
+        if c.container_path
+    ]
     return tuple(mounts)
 
 
@@ -121,8 +149,9 @@ def unit(h: HostSettings) -> UnitSettings:
     )
 
 
-def image_ref(host: HostData, h: HostSettings, image: ImageFacts, warnings: list[str]
-              ) -> str | None:
+def image_ref(
+    host: HostData, h: HostSettings, image: ImageFacts, warnings: list[str]
+) -> str | None:
     """The image to run: the host's reference, else the tag its own target's manifest records."""
     if h.runtime != "container":
         return None
@@ -130,23 +159,30 @@ def image_ref(host: HostData, h: HostSettings, image: ImageFacts, warnings: list
     if h.image is not None:
         ref = h.image
         if manifest is not None and not image.stood_in and not _names_image(manifest, ref):
-            warnings.append(f"image {ref} ({host.source('image')}) is not the image "
-                            f"{image.manifest_path} records ({', '.join(manifest.tags)}); "
-                            "checked against that manifest's vLLM "
-                            f"{manifest.vllm_version} anyway")
+            warnings.append(
+                f"image {ref} ({host.source('image')}) is not the image "
+                f"{image.manifest_path} records ({', '.join(manifest.tags)}); "
+                "checked against that manifest's vLLM "
+                f"{manifest.vllm_version} anyway"
+            )
         return ref
     if manifest is not None and manifest.target == h.image_target and manifest.tags:
         if h.image_registry:
             return _pushed_digest(host, h, manifest, image.own_manifest)
         return manifest.tags[0]
     where = host.sources.get("image", host.source("image_target"))
-    raise ConfigError(where, "image", f"missing, and no manifest of a "
-                      f"{h.image_target!r} image records a tag ({image.own_manifest}); set "
-                      f"image or build it (`invoke build --target {h.image_target}`)")
+    raise ConfigError(
+        where,
+        "image",
+        f"missing, and no manifest of a "
+        f"{h.image_target!r} image records a tag ({image.own_manifest}); set "
+        f"image or build it (`invoke build --target {h.image_target}`)",
+    )
 
 
-def _pushed_digest(host: HostData, h: HostSettings, manifest: ImageManifest,
-                   manifest_file: str) -> str:
+def _pushed_digest(
+    host: HostData, h: HostSettings, manifest: ImageManifest, manifest_file: str
+) -> str:
     """``<image_registry>/<repository>@sha256:...``: the repo digest `invoke push` recorded for
     the image's repository in that registry (pushed under ``image_registry_push_address`` when
     the controller reaches it by another name; a digest names content, so it holds under both)."""
@@ -157,9 +193,13 @@ def _pushed_digest(host: HostData, h: HostSettings, manifest: ImageManifest,
         name, _, digest = digest_ref.partition("@")
         if name == f"{pushed_to}/{repository}":
             return f"{registry}/{repository}@{digest}"
-    raise ConfigError(manifest_file, "repo_digests", f"no digest of {repository} pushed to "
-                      f"{pushed_to} (image_registry, {host.source('image_registry')}); push "
-                      f"it: `invoke push --target {h.image_target} --registry {pushed_to}`")
+    raise ConfigError(
+        manifest_file,
+        "repo_digests",
+        f"no digest of {repository} pushed to "
+        f"{pushed_to} (image_registry, {host.source('image_registry')}); push "
+        f"it: `invoke push --target {h.image_target} --registry {pushed_to}`",
+    )
 
 
 def _repository(tag: str) -> str:
@@ -174,21 +214,31 @@ def _names_image(manifest: ImageManifest, ref: str) -> bool:
     return ref in manifest.tags or ref in manifest.repo_digests or ref == manifest.image_id
 
 
-def fleet_warnings(host: HostData, h: HostSettings, flags: dict[str, Setting],
-                   image_ref: str | None, credentials: tuple[Credential, ...],
-                   warnings: list[str]) -> None:
+def fleet_warnings(
+    host: HostData,
+    h: HostSettings,
+    flags: dict[str, Setting],
+    image_ref: str | None,
+    credentials: tuple[Credential, ...],
+    warnings: list[str],
+) -> None:
     if image_ref and h.image_pull and "@sha256:" not in image_ref:
-        warnings.append(f"image {image_ref} ({host.source('image')}) is pinned by tag only; "
-                        "pin it by digest (name@sha256:...) so every host runs the same bytes")
+        warnings.append(
+            f"image {image_ref} ({host.source('image')}) is pinned by tag only; "
+            "pin it by digest (name@sha256:...) so every host runs the same bytes"
+        )
     if not any(c.name == "vllm_api_key" for c in credentials):
-        warnings.append(f"no API key (vllm_api_key_file or {API_KEY_ENV} on the controller): "
-                        f"the /v1 endpoints on port {h.vllm_port} are open to anyone who can "
-                        "reach them")
+        warnings.append(
+            f"no API key (vllm_api_key_file or {API_KEY_ENV} on the controller): "
+            f"the /v1 endpoints on port {h.vllm_port} are open to anyone who can "
+            "reach them"
+        )
     if h.gpu_vendor != "none":
         used = int_flag(flags, TP) * int_flag(flags, PP) * int_flag(flags, DP)
         if used < h.gpu_count:
-            warnings.append(f"uses {used} of {h.gpu_count} GPUs ({host.source('gpu_count')}: "
-                            "gpu_count)")
+            warnings.append(
+                f"uses {used} of {h.gpu_count} GPUs ({host.source('gpu_count')}: gpu_count)"
+            )
 
 
 def sources(flags: dict[str, Setting], env: dict[str, Setting]) -> tuple[tuple[str, str], ...]:

@@ -37,8 +37,14 @@ class ImageFacts:
         return self.manifest is not None and self.manifest_path != self.own_manifest
 
 
-def image_facts(target: str, *, where: str, key: str = "image_target",
-                manifest_dir: Path = MANIFEST_DIR, matrix: Matrix | None = None) -> ImageFacts:
+def image_facts(
+    target: str,
+    *,
+    where: str,
+    key: str = "image_target",
+    manifest_dir: Path = MANIFEST_DIR,
+    matrix: Matrix | None = None,
+) -> ImageFacts:
     """Facts for an image of matrix target ``target`` (asked for by ``where``/``key``)."""
     matrix = matrix or Matrix()
     if target not in matrix.names:
@@ -63,8 +69,9 @@ def image_facts(target: str, *, where: str, key: str = "image_target",
     )
 
 
-def _own_or_stand_in(own: Path, target: str, version: str, manifest_dir: Path
-                     ) -> tuple[ImageManifest | None, Path | None]:
+def _own_or_stand_in(
+    own: Path, target: str, version: str, manifest_dir: Path
+) -> tuple[ImageManifest | None, Path | None]:
     if own.is_file():
         return load_manifest(own), own
     candidates = []

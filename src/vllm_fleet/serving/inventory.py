@@ -42,14 +42,14 @@ class HostData:
         return self.sources.get(key, self.default_source)
 
     @classmethod
-    def from_mapping(cls, name: str, data: Mapping[str, Any], source: str = "host data"
-                     ) -> HostData:
+    def from_mapping(
+        cls, name: str, data: Mapping[str, Any], source: str = "host data"
+    ) -> HostData:
         """Host data without per-key files, e.g. a pyinfra ``host.data.dict()`` in a deploy."""
         return cls(name=name, data=dict(data), sources={}, default_source=source)
 
 
-def load_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
-                   ) -> list[HostData]:
+def load_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()) -> list[HostData]:
     """Every host of the inventory file ``path``, in file order, with its data's provenance.
 
     Group data is read from ``group_data/`` beside the inventory, then from ``group_data_dirs``
@@ -62,21 +62,27 @@ def load_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
     inventory = _pyinfra_inventory(inventory_path, shown, folders)
     group_files = _group_data_keys(folders)
     if not len(inventory):
-        raise ConfigError(shown, "", "no hosts: define a group as a module-level list of host "
-                          "names, e.g. gpu = [\"gpu-01.example\"] (pyinfra's inventory format)")
+        raise ConfigError(
+            shown,
+            "",
+            "no hosts: define a group as a module-level list of host "
+            'names, e.g. gpu = ["gpu-01.example"] (pyinfra\'s inventory format)',
+        )
     for host in inventory:
         _check_group_conflicts(host, shown, group_files)
     return [
-        HostData(name=host.name, data=host.data.dict(),
-                 sources=_sources(host, shown, group_files),
-                 default_source=_missing_key_home(group_files, shown),
-                 groups=tuple(host.groups))
+        HostData(
+            name=host.name,
+            data=host.data.dict(),
+            sources=_sources(host, shown, group_files),
+            default_source=_missing_key_home(group_files, shown),
+            groups=tuple(host.groups),
+        )
         for host in inventory
     ]
 
 
-def inventory_warnings(path: Path | str, group_data_dirs: Sequence[Path | str] = ()
-                       ) -> list[str]:
+def inventory_warnings(path: Path | str, group_data_dirs: Sequence[Path | str] = ()) -> list[str]:
     """What pyinfra would silently drop: group_data files of groups no host is in, and
     module-level names that look like host groups but that pyinfra ignores."""
     inventory_path = Path(path)
@@ -88,13 +94,19 @@ def inventory_warnings(path: Path | str, group_data_dirs: Sequence[Path | str] =
     # group_data/ beside the inventory is shared by the inventories in that folder (prod.py and
     # sandbox.py here): a group one of them defines is not dropped.
     groups |= _sibling_groups(inventory_path)
-    warnings = [f"{display_path(p)}: no host of {shown} is in group {p.stem!r}, so this data "
-                "applies to no host here" for p in _group_files(folders) if p.stem not in groups]
+    warnings = [
+        f"{display_path(p)}: no host of {shown} is in group {p.stem!r}, so this data "
+        "applies to no host here"
+        for p in _group_files(folders)
+        if p.stem not in groups
+    ]
     for name, value in namespace.items():
         if _looks_like_hosts(name, value) and name not in groups:
-            warnings.append(f"{shown}: {name}: pyinfra ignores it as a group (a group is a list "
-                            "of host names or (name, data) tuples, optionally as (hosts, data)); "
-                            f"its hosts are not deployed")
+            warnings.append(
+                f"{shown}: {name}: pyinfra ignores it as a group (a group is a list "
+                "of host names or (name, data) tuples, optionally as (hosts, data)); "
+                f"its hosts are not deployed"
+            )
     return warnings
 
 
@@ -110,8 +122,13 @@ def _sibling_groups(inventory_path: Path) -> set[str]:
             tree = ast.parse(sibling.read_text(), filename=str(sibling))
         except (OSError, SyntaxError, ValueError):
             continue
-        names.update(t.id for node in tree.body if isinstance(node, ast.Assign)
-                     for t in node.targets if isinstance(t, ast.Name))
+        names.update(
+            t.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        )
     return names
 
 
@@ -136,11 +153,17 @@ def _check_group_conflicts(host: Any, inventory_file: str, group_files: GroupFil
             if key in seen and seen[key][1] != value:
                 first, first_value = seen[key]
                 where = _in_group_file(group, inventory_file, group_files)(key)
-                raise GroupConflictError(where, key, f"host {host.name} is in groups {first!r} and "
-                                  f"{group!r}, which set it differently ({first_value!r} and "
-                                  f"{value!r}); pyinfra would silently use {group!r}'s: set it "
-                                  "in one group, or in the host's own data")
+                raise GroupConflictError(
+                    where,
+                    key,
+                    f"host {host.name} is in groups {first!r} and "
+                    f"{group!r}, which set it differently ({first_value!r} and "
+                    f"{value!r}); pyinfra would silently use {group!r}'s: set it "
+                    "in one group, or in the host's own data",
+                )
             seen.setdefault(key, (group, value))
+
+
 def pyinfra_inventory(path: Path | str, group_data_dirs: Sequence[Path | str] = ()) -> Any:
     """The inventory file as a ``pyinfra.api.Inventory`` (for code that connects through
     pyinfra's API, e.g. `invoke status`), loaded by the same rules as ``load_inventory``."""
@@ -161,8 +184,11 @@ def select_host(hosts: list[HostData], name: str, inventory: str) -> HostData:
 def _pyinfra_inventory(path: Path, shown: str, group_folders: list[Path]) -> Any:
     from pyinfra.api.inventory import Inventory
 
-    groups = {name: value if isinstance(value, tuple) else (value, {})
-              for name, value in _module_names(path, shown).items() if _is_group(name, value)}
+    groups = {
+        name: value if isinstance(value, tuple) else (value, {})
+        for name, value in _module_names(path, shown).items()
+        if _is_group(name, value)
+    }
     all_hosts, all_data = groups.pop("all", (None, {}))
     if all_hosts is None:
         all_hosts = []
@@ -248,9 +274,11 @@ GroupFiles = dict[str, list[tuple[str, set[str]]]]
 
 def _in_group_file(group: str, inventory_file: str, group_files: GroupFiles):
     """The group's file that set a key: the last folder's that assigns it (its value wins)."""
+
     def source(key: str) -> str:
         setting = [shown for shown, keys in group_files.get(group, []) if key in keys]
         return setting[-1] if setting else inventory_file
+
     return source
 
 
@@ -266,8 +294,11 @@ def _group_data_keys(folders: list[Path]) -> GroupFiles:
         tree = ast.parse(path.read_text(), filename=str(path))
         names: set[str] = set()
         for node in tree.body:
-            targets = node.targets if isinstance(node, ast.Assign) else (
-                [node.target] if isinstance(node, ast.AnnAssign) else [])
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+            )
             names.update(t.id for t in targets if isinstance(t, ast.Name))
         out.setdefault(path.stem, []).append((display_path(path), names))
     return out

@@ -136,8 +136,9 @@ class ModelFile:
     def profile(self, name: str, where: str, key: str) -> Profile:
         """The profile ``name``; UnknownNameError blames ``where``/``key`` (the host data)."""
         if name not in self.profiles:
-            raise UnknownNameError(where, key, f"profile of model {self.name!r}", name,
-                                   list(self.profiles))
+            raise UnknownNameError(
+                where, key, f"profile of model {self.name!r}", name, list(self.profiles)
+            )
         return self.profiles[name]
 
     def layers_for(self, gpu_vendor: str, vllm_version: str) -> list[Layer]:
@@ -157,8 +158,9 @@ def model_names(models_dir: Path = MODELS_DIR) -> list[str]:
     return sorted(p.stem for p in models_dir.glob("*.yaml"))
 
 
-def load_model(name: str, models_dir: Path = MODELS_DIR, *, where: str = "", key: str = "model"
-               ) -> ModelFile:
+def load_model(
+    name: str, models_dir: Path = MODELS_DIR, *, where: str = "", key: str = "model"
+) -> ModelFile:
     """Load and check ``models/<name>.yaml``.
 
     An unknown name raises UnknownNameError blaming ``where``/``key`` (the host data that asked
@@ -166,8 +168,9 @@ def load_model(name: str, models_dir: Path = MODELS_DIR, *, where: str = "", key
     """
     path = models_dir / f"{name}.yaml"
     if not path.is_file():
-        raise UnknownNameError(where or display_path(models_dir), key, "model", name,
-                               model_names(models_dir))
+        raise UnknownNameError(
+            where or display_path(models_dir), key, "model", name, model_names(models_dir)
+        )
     return _load(path.resolve(), name)
 
 
@@ -175,9 +178,7 @@ def _load(path: Path, name: str) -> ModelFile:
     shown = display_path(path)
     raw = check_fields(Path(shown), "", load_yaml(path), _MODEL_FIELDS)
     _check_identity(shown, raw)
-    profiles = {
-        pname: _profile(shown, pname, pdata) for pname, pdata in raw["profiles"].items()
-    }
+    profiles = {pname: _profile(shown, pname, pdata) for pname, pdata in raw["profiles"].items()}
     if not profiles:
         raise ConfigError(shown, "profiles", "no profiles; define at least one")
     layers = tuple(_layer(shown, i, data) for i, data in enumerate(raw["layers"]))
@@ -203,8 +204,12 @@ def _check_identity(path: str, raw: dict[str, Any]) -> None:
     if not _REPO_ID.match(raw["repo_id"]):
         raise ConfigError(path, "repo_id", f"{raw['repo_id']!r} is not a Hub id like org/name")
     if not _COMMIT.match(raw["revision"]) and not raw.get("test_only", False):
-        raise ConfigError(path, "revision", f"{raw['revision']!r} is not a 40-hex commit; pin "
-                          "the Hub commit (a branch or tag moves under a deployed fleet)")
+        raise ConfigError(
+            path,
+            "revision",
+            f"{raw['revision']!r} is not a 40-hex commit; pin "
+            "the Hub commit (a branch or tag moves under a deployed fleet)",
+        )
     if raw["size_bytes"] <= 0:
         raise ConfigError(path, "size_bytes", f"{raw['size_bytes']} must be a positive byte count")
     if raw["gpus"] < 0:
@@ -217,8 +222,9 @@ def _profile(path: str, name: str, data: Any) -> Profile:
     vendors = tuple(raw["gpu_vendors"])
     for vendor in vendors:
         if vendor not in GPU_VENDORS:
-            raise UnknownNameError(path, f"{where}.gpu_vendors", "gpu vendor", str(vendor),
-                                   list(GPU_VENDORS))
+            raise UnknownNameError(
+                path, f"{where}.gpu_vendors", "gpu vendor", str(vendor), list(GPU_VENDORS)
+            )
     return Profile(
         name=name,
         description=raw["description"],
@@ -236,14 +242,19 @@ def _layer(path: str, index: int, data: Any) -> Layer:
         raise ConfigError(path, f"{where}.when", "empty; name a gpu_vendor, a vllm range or both")
     vendor = when.get("gpu_vendor")
     if vendor is not None and vendor not in GPU_VENDORS:
-        raise UnknownNameError(path, f"{where}.when.gpu_vendor", "gpu vendor", vendor,
-                               list(GPU_VENDORS))
+        raise UnknownNameError(
+            path, f"{where}.when.gpu_vendor", "gpu vendor", vendor, list(GPU_VENDORS)
+        )
     env = _env(path, f"{where}.env", raw.get("env", {}))
     notes = raw.get("notes", {})
     for name, note in notes.items():
         if name not in env:
-            raise ConfigError(path, f"{where}.notes.{name}", "a note for a variable this layer "
-                              f"does not set; set variables: {', '.join(env) or 'none'}")
+            raise ConfigError(
+                path,
+                f"{where}.notes.{name}",
+                "a note for a variable this layer "
+                f"does not set; set variables: {', '.join(env) or 'none'}",
+            )
         if not isinstance(note, str):
             raise ConfigError(path, f"{where}.notes.{name}", "expected a string")
     return Layer(
@@ -264,8 +275,9 @@ def _specifier(path: str, key: str, text: str | None) -> SpecifierSet | None:
     try:
         spec = SpecifierSet(text)
     except InvalidSpecifier:
-        raise ConfigError(path, key, f"{text!r} is not a version range like '>=0.17' or "
-                          "'>=0.13,<0.17'") from None
+        raise ConfigError(
+            path, key, f"{text!r} is not a version range like '>=0.17' or '>=0.13,<0.17'"
+        ) from None
     if not str(spec):
         raise ConfigError(path, key, "empty version range")
     return spec
@@ -305,8 +317,11 @@ def _flags(path: str, key: str, data: dict[Any, Any]) -> dict[str, Setting]:
             hint = f" (write {str(name).lstrip('-')!r})" if str(name).startswith("-") else ""
             raise ConfigError(path, dotted, f"not a flag name like 'tensor-parallel-size'{hint}")
         if not isinstance(value, FlagValue) or value is None:
-            raise ConfigError(path, dotted, f"expected true/false, a number or a string, got "
-                              f"{type(value).__name__} {value!r}")
+            raise ConfigError(
+                path,
+                dotted,
+                f"expected true/false, a number or a string, got {type(value).__name__} {value!r}",
+            )
         _check_printable(path, dotted, value)
         out[name] = Setting(value, path, dotted)
     return out
@@ -316,9 +331,13 @@ def _check_printable(path: str, dotted: str, value: Any) -> None:
     """A value goes into a unit file line and a command line: a newline would add a line of its
     own (an ExecStartPost=, say), so no control characters at all."""
     if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ConfigError(path, dotted, f"{value!r} holds a newline or control character, which "
-                          "would break out of its line in the unit file; write it on one line "
-                          "without control characters")
+        raise ConfigError(
+            path,
+            dotted,
+            f"{value!r} holds a newline or control character, which "
+            "would break out of its line in the unit file; write it on one line "
+            "without control characters",
+        )
 
 
 def _env(path: str, key: str, data: dict[Any, Any]) -> dict[str, Setting]:
@@ -328,9 +347,11 @@ def _env(path: str, key: str, data: dict[Any, Any]) -> dict[str, Setting]:
         if not isinstance(name, str) or not _ENV_NAME.match(name):
             raise ConfigError(path, dotted, "not an environment variable name")
         if not isinstance(value, str):
-            raise ConfigError(path, dotted, f"expected a string, got {type(value).__name__} "
-                              f"{value!r}; quote it (\"{value}\")")
+            raise ConfigError(
+                path,
+                dotted,
+                f'expected a string, got {type(value).__name__} {value!r}; quote it ("{value}")',
+            )
         _check_printable(path, dotted, value)
         out[name] = Setting(value, path, dotted)
     return out
-

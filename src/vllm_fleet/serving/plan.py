@@ -58,9 +58,15 @@ class HostPlan:
 class Planner:
     """Plans hosts against one set of data folders; reads each model file once."""
 
-    def __init__(self, *, models_dir: Path = MODELS_DIR, manifest_dir: Path = MANIFEST_DIR,
-                 env_names: Iterable[str] = (), strict_env: bool = False,
-                 allow_unvalidated: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        models_dir: Path = MODELS_DIR,
+        manifest_dir: Path = MANIFEST_DIR,
+        env_names: Iterable[str] = (),
+        strict_env: bool = False,
+        allow_unvalidated: bool = False,
+    ) -> None:
         self.models_dir = models_dir
         self.manifest_dir = manifest_dir
         self.env_names = frozenset(env_names)
@@ -73,10 +79,20 @@ class Planner:
         """Resolve ``host``; raises ConfigError (file and field) when its data cannot serve."""
         values = host_values(host)
         model = self._model(values.model, host)
-        facts = image_facts(values.image_target, where=host.source("image_target"),
-                            manifest_dir=self.manifest_dir, matrix=self.matrix)
-        spec = resolve(host, model, facts, env_names=self.env_names, strict_env=self.strict_env,
-                       allow_unvalidated=self.allow_unvalidated)
+        facts = image_facts(
+            values.image_target,
+            where=host.source("image_target"),
+            manifest_dir=self.manifest_dir,
+            matrix=self.matrix,
+        )
+        spec = resolve(
+            host,
+            model,
+            facts,
+            env_names=self.env_names,
+            strict_env=self.strict_env,
+            allow_unvalidated=self.allow_unvalidated,
+        )
         check_amd_driver(host, values, self.matrix)
         return spec
 
@@ -100,8 +116,9 @@ class Planner:
         return self._models[name]
 
 
-def plan_inventory(inventory: Path | str, host: str | None = None, **options: Any
-                   ) -> list[HostPlan]:
+def plan_inventory(
+    inventory: Path | str, host: str | None = None, **options: Any
+) -> list[HostPlan]:
     """Plans for every host of ``inventory`` (or only ``host``). ``options`` go to Planner."""
     hosts = load_inventory(inventory)
     if host is not None:
@@ -129,4 +146,3 @@ def environment(spec: ServeSpec) -> dict[str, str]:
     for credential in spec.service_credentials:
         shown[credential.env] = credential_reference(credential)
     return shown
-

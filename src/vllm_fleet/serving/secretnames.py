@@ -37,8 +37,9 @@ def secret_from_env(name: str, environ: Mapping[str, str] | None = None) -> str 
     return value
 
 
-def secrets_present(names: Iterable[str] = SECRET_ENV_NAMES,
-                    environ: Mapping[str, str] | None = None) -> list[str]:
+def secrets_present(
+    names: Iterable[str] = SECRET_ENV_NAMES, environ: Mapping[str, str] | None = None
+) -> list[str]:
     """The names among ``names`` that hold a secret (by the rule above); values are not kept."""
     return [name for name in names if secret_from_env(name, environ) is not None]
 
@@ -47,8 +48,10 @@ def required_secret(name: str, option: str) -> str:
     """The value of the variable an option (``--api-key-env NAME``) names: set and non-empty."""
     value = secret_from_env(name)
     if value is None:
-        raise FleetError(f"{option} {name}: that environment variable is not set (export it, or "
-                         f"drop {option} for a server started without a key)")
+        raise FleetError(
+            f"{option} {name}: that environment variable is not set (export it, or "
+            f"drop {option} for a server started without a key)"
+        )
     return value
 
 

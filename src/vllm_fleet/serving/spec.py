@@ -28,8 +28,18 @@ from vllm_fleet.serving.validate import Validation, validate
 from vllm_fleet.serving.vendorgates import check_vendor_support
 
 # The names other modules import from here: a spec and everything it is made of.
-__all__ = ["Credential", "ImageFacts", "Mount", "ServeSpec", "UnitSettings", "Validation",
-           "Weights", "flag_args", "host_values", "resolve"]
+__all__ = [
+    "Credential",
+    "ImageFacts",
+    "Mount",
+    "ServeSpec",
+    "UnitSettings",
+    "Validation",
+    "Weights",
+    "flag_args",
+    "host_values",
+    "resolve",
+]
 
 
 @dataclass(frozen=True)
@@ -100,8 +110,9 @@ def resolve(
     host_flags = check_flags(host.source("serve_flags"), "serve_flags", h.serve_flags)
     host_env = check_env(host.source("serve_env"), "serve_env", h.serve_env)
 
-    flags = layers.merge([model.flags, profile.flags, *(la.flags for la in model_layers),
-                          host_flags])
+    flags = layers.merge(
+        [model.flags, profile.flags, *(la.flags for la in model_layers), host_flags]
+    )
     env_layers = [model.env, profile.env, *(la.env for la in model_layers), host_env]
     env = {**layers.own_env(h, image), **layers.merge(env_layers)}
     check_no_credentials(flags, env)
@@ -116,10 +127,19 @@ def resolve(
     checks.check_visibility(env)
 
     warnings: list[str] = []
-    validation = validate(flags, env, notes, credentials, image, strict_env, warnings,
-                          allow_unvalidated or h.allow_unvalidated)
-    container = (layers.container_access(model_layers) if h.runtime == "container"
-                 else ContainerAccess())
+    validation = validate(
+        flags,
+        env,
+        notes,
+        credentials,
+        image,
+        strict_env,
+        warnings,
+        allow_unvalidated or h.allow_unvalidated,
+    )
+    container = (
+        layers.container_access(model_layers) if h.runtime == "container" else ContainerAccess()
+    )
     image_ref = derive.image_ref(host, h, image, warnings)
     derive.fleet_warnings(host, h, flags, image_ref, credentials, warnings)
     return ServeSpec(

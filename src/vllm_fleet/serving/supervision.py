@@ -80,16 +80,24 @@ def watchdog(h: HostSettings, *, container: bool) -> Watchdog:
     name = h.vllm_unit_name
     # A hung server cannot drain, so no graceful stop: SIGKILL, then Restart=always. In a
     # container the server is not in the unit's cgroup (dockerd runs it), so docker kills it.
-    kill = ((h.docker_bin, "kill", "--signal", "SIGKILL", name) if container
-            else ("/bin/systemctl", "kill", "--signal=SIGKILL", f"{name}.service"))
-    return Watchdog(unit=f"{name}-watchdog", url=f"http://127.0.0.1:{h.vllm_port}/health",
-                    interval_s=h.health_watchdog_interval_s,
-                    failures=h.health_watchdog_failures,
-                    timeout_s=h.health_watchdog_timeout_s, kill=kill)
+    kill = (
+        (h.docker_bin, "kill", "--signal", "SIGKILL", name)
+        if container
+        else ("/bin/systemctl", "kill", "--signal=SIGKILL", f"{name}.service")
+    )
+    return Watchdog(
+        unit=f"{name}-watchdog",
+        url=f"http://127.0.0.1:{h.vllm_port}/health",
+        interval_s=h.health_watchdog_interval_s,
+        failures=h.health_watchdog_failures,
+        timeout_s=h.health_watchdog_timeout_s,
+        kill=kill,
+    )
 
 
-def shutdown_flags(h: HostSettings, manifest: ImageManifest | None, vllm_version: str
-                   ) -> dict[str, Setting]:
+def shutdown_flags(
+    h: HostSettings, manifest: ImageManifest | None, vllm_version: str
+) -> dict[str, Setting]:
     """``--shutdown-timeout`` = the stop grace, where the image's vLLM accepts it."""
     if not _has_shutdown_timeout(manifest, vllm_version):
         return {}

@@ -24,8 +24,9 @@ from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.serving.units import render_unit
 
 
-def verify_inventory_units(inventories: Iterable[Path], planner: Planner | None = None
-                           ) -> list[LintResult]:
+def verify_inventory_units(
+    inventories: Iterable[Path], planner: Planner | None = None
+) -> list[LintResult]:
     planner = planner or Planner()
     results = []
     for inventory in inventories:
@@ -50,12 +51,15 @@ def verify_unit(spec: ServeSpec, name: str) -> LintResult:
         folder = Path(scratch)
         docker = _stub(folder / "bin" / "docker")
         _stub(folder / "venv" / "bin" / "vllm")
-        stubbed = dataclasses.replace(spec, unit=dataclasses.replace(
-            spec.unit, docker_bin=docker, venv_dir=str(folder / "venv")))
+        stubbed = dataclasses.replace(
+            spec,
+            unit=dataclasses.replace(spec.unit, docker_bin=docker, venv_dir=str(folder / "venv")),
+        )
         unit = folder / Path(spec.unit.path).name
         unit.write_text(render_unit(stubbed))
-        proc = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                              cwd=folder)
+        proc = subprocess.run(
+            [analyze, "verify", str(unit)], capture_output=True, text=True, cwd=folder
+        )
     # Some problems only warn (exit 0): any output at all is a finding.
     output = (proc.stdout + proc.stderr).strip()
     return LintResult(name, proc.returncode == 0 and not output, output)
@@ -73,20 +77,27 @@ def _verify_router_units(hosts: list, inventory: str) -> list[LintResult]:
             folder = Path(scratch)
             _stub(folder / "venv" / "bin" / "vllm-router")
             _stub(folder / "venv" / "bin" / "python")
-            stubbed = dataclasses.replace(spec, settings=dataclasses.replace(
-                spec.settings, router_venv_dir=str(folder / "venv")))
-            units = {Path(spec.unit_path).name: render.router_unit(stubbed),
-                     Path(spec.workers_unit_path).name: render.workers_unit(stubbed)}
+            stubbed = dataclasses.replace(
+                spec,
+                settings=dataclasses.replace(spec.settings, router_venv_dir=str(folder / "venv")),
+            )
+            units = {
+                Path(spec.unit_path).name: render.router_unit(stubbed),
+                Path(spec.workers_unit_path).name: render.workers_unit(stubbed),
+            }
             for unit_name, text in units.items():
                 (folder / unit_name).write_text(text)
-            results += [_analyze(folder, folder / unit_name, f"{inventory}:{spec.host}:{unit_name}")
-                        for unit_name in units]
+            results += [
+                _analyze(folder, folder / unit_name, f"{inventory}:{spec.host}:{unit_name}")
+                for unit_name in units
+            ]
     return results
 
 
 def _analyze(folder: Path, unit: Path, name: str) -> LintResult:
-    proc = subprocess.run([_analyzer(), "verify", str(unit)], capture_output=True, text=True,
-                          cwd=folder)
+    proc = subprocess.run(
+        [_analyzer(), "verify", str(unit)], capture_output=True, text=True, cwd=folder
+    )
     output = (proc.stdout + proc.stderr).strip()
     return LintResult(name, proc.returncode == 0 and not output, output)
 

@@ -19,9 +19,11 @@ DCP_FLAG = "decode-context-parallel-size"
 # Kimi-K2's usage guide measures TP8 + DCP8 on H200 only and has no DCP on AMD; DCP with AITER
 # MLA on gfx942 (MI300X) is recent upstream. Until a gsm8k run on MI300X passes the eval gate
 # (benchmarks/eval-gates.yaml), DCP is not offered for gpu_vendor amd.
-DCP_ON_AMD = ("decode context parallel is not verified on AMD: the usage guide has no DCP on "
-              "AMD and upstream DCP with AITER MLA on gfx942 is recent; pass a gsm8k run on "
-              "MI300X through the eval gate, then set amd_unverified_dcp = True for this host")
+DCP_ON_AMD = (
+    "decode context parallel is not verified on AMD: the usage guide has no DCP on "
+    "AMD and upstream DCP with AITER MLA on gfx942 is recent; pass a gsm8k run on "
+    "MI300X through the eval gate, then set amd_unverified_dcp = True for this host"
+)
 
 
 def check_vendor_support(host: HostData, h: HostSettings, flags: dict[str, Setting]) -> None:
@@ -29,8 +31,12 @@ def check_vendor_support(host: HostData, h: HostSettings, flags: dict[str, Setti
     if h.gpu_vendor != "amd" or dcp is None or dcp.value in (False, 1, "1"):
         return
     if not h.amd_unverified_dcp:
-        raise ConfigError(dcp.path, dcp.key, f"--{DCP_FLAG} {dcp.value} on host {host.name} "
-                          f"(gpu_vendor amd, {host.source('gpu_vendor')}): {DCP_ON_AMD}")
+        raise ConfigError(
+            dcp.path,
+            dcp.key,
+            f"--{DCP_FLAG} {dcp.value} on host {host.name} "
+            f"(gpu_vendor amd, {host.source('gpu_vendor')}): {DCP_ON_AMD}",
+        )
 
 
 def check_amd_driver(host: HostData, h: HostSettings, matrix: Matrix) -> None:
@@ -42,15 +48,20 @@ def check_amd_driver(host: HostData, h: HostSettings, matrix: Matrix) -> None:
     rocm = target.mode.get("rocm_version")
     where = host.source("amdgpu_repo_version")
     if rocm is None:
-        raise ConfigError(matrix.path, f"targets.{h.image_target}.modes.{target.install_mode}",
-                          "no rocm_version: the amdgpu driver cannot be matched to the image's "
-                          "ROCm")
+        raise ConfigError(
+            matrix.path,
+            f"targets.{h.image_target}.modes.{target.install_mode}",
+            "no rocm_version: the amdgpu driver cannot be matched to the image's ROCm",
+        )
     pairs = load_yaml(AMD_COMPATIBILITY)["drivers"]
     line = ".".join(str(rocm).split(".")[:2])
     if line not in pairs.get(h.amdgpu_repo_version, []):
         fitting = sorted(d for d, lines in pairs.items() if line in lines)
-        raise ConfigError(where, "amdgpu_repo_version",
-                          f"driver {h.amdgpu_repo_version} is not paired with ROCm {rocm} (the "
-                          f"image {h.image_target}/{target.install_mode}) in AMD's "
-                          f"compatibility matrix ({AMD_COMPATIBILITY.name}); use "
-                          f"{' or '.join(fitting) or 'a driver listed there'}")
+        raise ConfigError(
+            where,
+            "amdgpu_repo_version",
+            f"driver {h.amdgpu_repo_version} is not paired with ROCm {rocm} (the "
+            f"image {h.image_target}/{target.install_mode}) in AMD's "
+            f"compatibility matrix ({AMD_COMPATIBILITY.name}); use "
+            f"{' or '.join(fitting) or 'a driver listed there'}",
+        )

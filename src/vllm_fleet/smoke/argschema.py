@@ -11,8 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 _JSON_TYPES = {
-    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
-    "integer": int, "number": (int, float),
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
+    "integer": int,
+    "number": (int, float),
 }
 
 
@@ -64,13 +69,17 @@ def _is_type(value: Any, name: str) -> bool:
 
 
 def _object_problems(value: dict[str, Any], schema: dict[str, Any], where: str) -> list[str]:
-    problems = [f"{where}: missing required key {key!r}"
-                for key in schema.get("required", []) if key not in value]
+    problems = [
+        f"{where}: missing required key {key!r}"
+        for key in schema.get("required", [])
+        if key not in value
+    ]
     properties = schema.get("properties", {})
     for key, item in value.items():
         if key in properties:
             problems += schema_problems(item, properties[key], f"{where}.{key}")
         elif schema.get("additionalProperties") is False:
-            problems.append(f"{where}: unexpected key {key!r} (allowed: "
-                            f"{', '.join(properties) or 'none'})")
+            problems.append(
+                f"{where}: unexpected key {key!r} (allowed: {', '.join(properties) or 'none'})"
+            )
     return problems

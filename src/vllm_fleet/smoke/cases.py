@@ -79,11 +79,17 @@ class SmokeCases:
         tc = self.tool_call
         return {
             "chat": {"messages": self.chat.messages, "max_tokens": self.chat.max_tokens},
-            "reasoning": {"messages": self.reasoning.messages,
-                          "max_tokens": self.reasoning.max_tokens},
-            "tool_call": {"messages": tc.messages, "tools": tc.tools,
-                          "expect_tool": tc.expect_tool, "tool_result": tc.tool_result,
-                          "max_tokens": tc.max_tokens},
+            "reasoning": {
+                "messages": self.reasoning.messages,
+                "max_tokens": self.reasoning.max_tokens,
+            },
+            "tool_call": {
+                "messages": tc.messages,
+                "tools": tc.tools,
+                "expect_tool": tc.expect_tool,
+                "tool_result": tc.tool_result,
+                "max_tokens": tc.max_tokens,
+            },
         }
 
 
@@ -105,8 +111,10 @@ def load_cases(path: Path | str = DEFAULT_CASES) -> SmokeCases:
 
 def _chat_case(path: Path, where: str, data: Any) -> ChatCase:
     check_fields(path, where, data, _CHAT_FIELDS)
-    return ChatCase(messages=_messages(path, f"{where}.messages", data["messages"]),
-                    max_tokens=_max_tokens(path, where, data))
+    return ChatCase(
+        messages=_messages(path, f"{where}.messages", data["messages"]),
+        max_tokens=_max_tokens(path, where, data),
+    )
 
 
 def _tool_call_case(path: Path, data: Any) -> ToolCallCase:
@@ -114,8 +122,11 @@ def _tool_call_case(path: Path, data: Any) -> ToolCallCase:
     tools = _tools(path, "tool_call.tools", data["tools"])
     names = [t["function"]["name"] for t in tools]
     if data["expect_tool"] not in names:
-        raise ConfigError(path, "tool_call.expect_tool", f"unknown tool {data['expect_tool']!r}; "
-                          f"the case's tools are: {', '.join(names)}")
+        raise ConfigError(
+            path,
+            "tool_call.expect_tool",
+            f"unknown tool {data['expect_tool']!r}; the case's tools are: {', '.join(names)}",
+        )
     return ToolCallCase(
         messages=_messages(path, "tool_call.messages", data["messages"]),
         tools=tools,
@@ -131,8 +142,11 @@ def _messages(path: Path, where: str, messages: list[Any]) -> list[dict[str, Any
     for i, message in enumerate(messages):
         check_fields(path, f"{where}[{i}]", message, _MESSAGE_FIELDS)
         if message["role"] not in ROLES:
-            raise ConfigError(path, f"{where}[{i}].role",
-                              f"unknown role {message['role']!r}; valid: {', '.join(ROLES)}")
+            raise ConfigError(
+                path,
+                f"{where}[{i}].role",
+                f"unknown role {message['role']!r}; valid: {', '.join(ROLES)}",
+            )
     return messages
 
 
@@ -142,14 +156,17 @@ def _tools(path: Path, where: str, tools: list[Any]) -> list[dict[str, Any]]:
     for i, tool in enumerate(tools):
         check_fields(path, f"{where}[{i}]", tool, _TOOL_FIELDS)
         if tool["type"] != "function":
-            raise ConfigError(path, f"{where}[{i}].type",
-                              f"unsupported {tool['type']!r}; valid: function")
+            raise ConfigError(
+                path, f"{where}[{i}].type", f"unsupported {tool['type']!r}; valid: function"
+            )
         check_fields(path, f"{where}[{i}].function", tool["function"], _FUNCTION_FIELDS)
         params = tool["function"]["parameters"]
         if params.get("type") != "object":
-            raise ConfigError(path, f"{where}[{i}].function.parameters.type",
-                              f"expected 'object' (a JSON schema for the arguments), got "
-                              f"{params.get('type')!r}")
+            raise ConfigError(
+                path,
+                f"{where}[{i}].function.parameters.type",
+                f"expected 'object' (a JSON schema for the arguments), got {params.get('type')!r}",
+            )
     return tools
 
 

@@ -61,8 +61,12 @@ class Session:
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=10.0))
-        self.client = OpenAI(base_url=f"{self.url}/v1", api_key=self.api_key or NO_KEY,
-                             max_retries=0, timeout=self.timeout)
+        self.client = OpenAI(
+            base_url=f"{self.url}/v1",
+            api_key=self.api_key or NO_KEY,
+            max_retries=0,
+            timeout=self.timeout,
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -91,13 +95,21 @@ class Session:
                 return limit if isinstance(limit, int) and limit > 0 else None
         return None
 
-    def complete(self, messages: list[dict[str, Any]], max_tokens: int,
-                 tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """One chat completion through the openai client, as plain data (vLLM's extra fields,
         such as ``reasoning``, included). Greedy, so a failure reproduces."""
         extra: dict[str, Any] = {"tools": tools} if tools else {}
         response = self.client.chat.completions.create(
-            model=self.model, messages=messages, max_tokens=max_tokens, temperature=0, **extra,
+            model=self.model,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=0,
+            **extra,
         ).model_dump(mode="json")
         if ((response.get("usage") or {}).get("completion_tokens") or 0) > 0:
             self.generated = True
@@ -134,10 +146,17 @@ def check_chat(s: Session) -> str:
 def check_stream(s: Session) -> str:
     case: ChatCase = s.cases.chat
     max_tokens = s.max_tokens(case.max_tokens)
-    body = {"model": s.model, "messages": case.messages, "max_tokens": max_tokens,
-            "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
-    lines = stream_lines(s.http, f"{s.url}/v1/chat/completions", json_body=body,
-                         headers=auth_headers(s.api_key))
+    body = {
+        "model": s.model,
+        "messages": case.messages,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    lines = stream_lines(
+        s.http, f"{s.url}/v1/chat/completions", json_body=body, headers=auth_headers(s.api_key)
+    )
     chunks, done = parse_sse(lines)
     detail = judge_stream(chunks, done, max_tokens)
     s.generated = True
@@ -156,9 +175,10 @@ def check_tool_call(s: Session) -> str:
     case = s.cases.tool_call
     max_tokens = s.max_tokens(case.max_tokens)
     verdict = judge_tool_call(s.complete(case.messages, max_tokens, case.tools), case)
-    results = [{"role": "tool", "tool_call_id": call["id"],
-                "content": json.dumps(case.tool_result)}
-               for call in verdict.assistant_message["tool_calls"]]
+    results = [
+        {"role": "tool", "tool_call_id": call["id"], "content": json.dumps(case.tool_result)}
+        for call in verdict.assistant_message["tool_calls"]
+    ]
     follow_up = [*case.messages, verdict.assistant_message, *results]
     final = judge_tool_result(s.complete(follow_up, max_tokens, case.tools), max_tokens)
     return f"{verdict.detail}; {final}"
@@ -167,10 +187,17 @@ def check_tool_call(s: Session) -> str:
 def check_tool_call_stream(s: Session) -> str:
     """The tool-call case streamed, as agent clients send it: proxies are where SSE breaks."""
     case = s.cases.tool_call
-    body = {"model": s.model, "messages": case.messages, "tools": case.tools,
-            "max_tokens": s.max_tokens(case.max_tokens), "temperature": 0, "stream": True}
-    lines = stream_lines(s.http, f"{s.url}/v1/chat/completions", json_body=body,
-                         headers=auth_headers(s.api_key))
+    body = {
+        "model": s.model,
+        "messages": case.messages,
+        "tools": case.tools,
+        "max_tokens": s.max_tokens(case.max_tokens),
+        "temperature": 0,
+        "stream": True,
+    }
+    lines = stream_lines(
+        s.http, f"{s.url}/v1/chat/completions", json_body=body, headers=auth_headers(s.api_key)
+    )
     chunks, done = parse_sse(lines)
     s.generated = True
     return judge_tool_call_stream(chunks, done, case)

@@ -27,8 +27,13 @@ from vllm_fleet.smoke.metrics import (
 )
 
 # Kimi-K2's tool-call markers. Seen in `content`, they mean no tool parser (or the wrong one) ran.
-TOOL_MARKERS = ("<|tool_calls_section_begin|>", "<|tool_call_begin|>",
-                "<|tool_call_argument_begin|>", "<|tool_call_end|>", "<|tool_calls_section_end|>")
+TOOL_MARKERS = (
+    "<|tool_calls_section_begin|>",
+    "<|tool_call_begin|>",
+    "<|tool_call_argument_begin|>",
+    "<|tool_call_end|>",
+    "<|tool_calls_section_end|>",
+)
 # With special tokens stripped, a Kimi call still shows its header: functions.NAME:IDX
 TOOL_HEADER = re.compile(r"functions\.[\w.-]+:\d+")
 THINK_MARKERS = ("<think>", "</think>")
@@ -56,8 +61,10 @@ def judge_models(listing: dict[str, Any], model: str) -> str:
     ids = [card.get("id") for card in cards if isinstance(card, dict)]
     if model not in ids:
         served = ", ".join(str(i) for i in ids) or "nothing"
-        raise CheckFailed(f"{model!r} is not served here; the server lists: {served} "
-                          "(fix --model, or the service's --served-model-name)")
+        raise CheckFailed(
+            f"{model!r} is not served here; the server lists: {served} "
+            "(fix --model, or the service's --served-model-name)"
+        )
     card = cards[ids.index(model)]
     limit = card.get("max_model_len")
     return f"{model!r} is served" + (f" (max_model_len {limit})" if limit else "")
@@ -92,8 +99,9 @@ def judge_stream(chunks: list[dict[str, Any]], done: bool, max_tokens: int) -> s
     finish = finishes[-1] if finishes else None
     _require_finished({"finish_reason": finish}, content.strip(), reasoning, max_tokens)
     if not content.strip():
-        raise CheckFailed(f"the joined deltas are empty ({len(chunks)} chunks, "
-                          f"finish_reason {finish!r})")
+        raise CheckFailed(
+            f"the joined deltas are empty ({len(chunks)} chunks, finish_reason {finish!r})"
+        )
     if not done:
         raise CheckFailed("the stream ended without 'data: [DONE]'")
     return f"joined answer {excerpt(content.strip(), 60)!r}, finish {finish!r}, [DONE] seen"
@@ -108,20 +116,27 @@ def judge_reasoning(response: dict[str, Any], max_tokens: int) -> str:
     field, reasoning = reasoning_of(message)
     if not reasoning.strip():
         if any(marker in content for marker in THINK_MARKERS):
-            raise CheckFailed(f"no reasoning field; the thinking is left in content: "
-                              f"{excerpt(content, 80)!r} ({FIX_REASONING})")
-        raise CheckFailed("no reasoning returned (neither 'reasoning' nor 'reasoning_content'); "
-                          f"content: {excerpt(content, 80)!r} ({FIX_REASONING}, and serve a "
-                          "thinking model)")
+            raise CheckFailed(
+                f"no reasoning field; the thinking is left in content: "
+                f"{excerpt(content, 80)!r} ({FIX_REASONING})"
+            )
+        raise CheckFailed(
+            "no reasoning returned (neither 'reasoning' nor 'reasoning_content'); "
+            f"content: {excerpt(content, 80)!r} ({FIX_REASONING}, and serve a "
+            "thinking model)"
+        )
     _require_finished(choice, content, reasoning, max_tokens)
     if not content:
-        raise CheckFailed(f"reasoning but no answer: content is empty (finish_reason "
-                          f"{choice.get('finish_reason')!r})")
+        raise CheckFailed(
+            f"reasoning but no answer: content is empty (finish_reason "
+            f"{choice.get('finish_reason')!r})"
+        )
     leaked = [marker for marker in THINK_MARKERS if marker in content]
     if leaked:
-        raise CheckFailed(f"thinking markers {', '.join(leaked)} left in content: "
-                          f"{excerpt(content, 80)!r}")
-    return (f"{field}: {excerpt(reasoning.strip(), 50)!r}; answer: {excerpt(content, 50)!r}")
+        raise CheckFailed(
+            f"thinking markers {', '.join(leaked)} left in content: {excerpt(content, 80)!r}"
+        )
+    return f"{field}: {excerpt(reasoning.strip(), 50)!r}; answer: {excerpt(content, 50)!r}"
 
 
 def judge_tool_call(response: dict[str, Any], case: ToolCallCase) -> ToolCallVerdict:
@@ -134,12 +149,16 @@ def judge_tool_call(response: dict[str, Any], case: ToolCallCase) -> ToolCallVer
         raise CheckFailed(_no_call_reason(choice, message, case.max_tokens))
     finish = choice.get("finish_reason")
     if finish != "tool_calls":
-        raise CheckFailed(f"finish_reason {finish!r}, expected 'tool_calls' "
-                          f"({len(calls)} call(s) returned)")
+        raise CheckFailed(
+            f"finish_reason {finish!r}, expected 'tool_calls' ({len(calls)} call(s) returned)"
+        )
     call = _call_of(calls, case.expect_tool)
     args = _parsed_arguments(call, case)
-    assistant = {"role": "assistant", "content": message.get("content"),
-                 "tool_calls": [_echo_call(c) for c in calls]}
+    assistant = {
+        "role": "assistant",
+        "content": message.get("content"),
+        "tool_calls": [_echo_call(c) for c in calls],
+    }
     _field, reasoning = reasoning_of(message)
     if reasoning:
         # Kimi-K2-Thinking keeps its reasoning across tool turns; vLLM accepts it back.
@@ -162,20 +181,25 @@ def judge_tool_call_stream(chunks: list[dict[str, Any]], done: bool, case: ToolC
     finish = finishes[-1] if finishes else None
     if not calls:
         message = {"content": content, "reasoning": reasoning}
-        raise CheckFailed("streamed: " + _no_call_reason({"finish_reason": finish}, message,
-                                                          case.max_tokens))
+        raise CheckFailed(
+            "streamed: " + _no_call_reason({"finish_reason": finish}, message, case.max_tokens)
+        )
     if len(calls) != 1:
         names = [c["function"]["name"] for c in calls]
-        raise CheckFailed(f"the deltas join into {len(calls)} calls {names}, expected one call "
-                          f"of {case.expect_tool!r}")
+        raise CheckFailed(
+            f"the deltas join into {len(calls)} calls {names}, expected one call "
+            f"of {case.expect_tool!r}"
+        )
     if finish != "tool_calls":
         raise CheckFailed(f"finish_reason {finish!r}, expected 'tool_calls'")
     call = _call_of(calls, case.expect_tool)
     args = _parsed_arguments(call, case)
     if not done:
         raise CheckFailed("the stream ended without 'data: [DONE]'")
-    return (f"{case.expect_tool}({json.dumps(args)}) joined from {len(chunks)} chunks, "
-            "finish 'tool_calls', [DONE] seen")
+    return (
+        f"{case.expect_tool}({json.dumps(args)}) joined from {len(chunks)} chunks, "
+        "finish 'tool_calls', [DONE] seen"
+    )
 
 
 def join_tool_call_deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -188,10 +212,13 @@ def join_tool_call_deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for piece in (choice.get("delta") or {}).get("tool_calls") or []:
                 index = piece.get("index")
                 if not isinstance(index, int):
-                    raise CheckFailed(f"a tool-call delta has no index: "
-                                      f"{excerpt(json.dumps(piece), 80)!r}")
-                call = calls.setdefault(index, {"id": None, "type": "function",
-                                                "function": {"name": "", "arguments": ""}})
+                    raise CheckFailed(
+                        f"a tool-call delta has no index: {excerpt(json.dumps(piece), 80)!r}"
+                    )
+                call = calls.setdefault(
+                    index,
+                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+                )
                 call["id"] = piece.get("id") or call["id"]
                 function = piece.get("function") or {}
                 call["function"]["name"] += function.get("name") or ""
@@ -205,18 +232,22 @@ def judge_tool_result(response: dict[str, Any], max_tokens: int) -> str:
     message = choice.get("message") or {}
     if message.get("tool_calls"):
         names = [c.get("function", {}).get("name") for c in message["tool_calls"]]
-        raise CheckFailed(f"after the tool result the model called {names} again instead of "
-                          "answering")
+        raise CheckFailed(
+            f"after the tool result the model called {names} again instead of answering"
+        )
     content = (message.get("content") or "").strip()
     _require_finished(choice, content, reasoning_of(message)[1], max_tokens)
     if not content:
-        raise CheckFailed("after the tool result the answer is empty "
-                          f"(finish_reason {choice.get('finish_reason')!r})")
+        raise CheckFailed(
+            "after the tool result the answer is empty "
+            f"(finish_reason {choice.get('finish_reason')!r})"
+        )
     return f"final answer {excerpt(content, 60)!r}"
 
 
-def judge_metrics(before: list[Sample] | None, after: list[Sample], model: str,
-                  generated: bool) -> str:
+def judge_metrics(
+    before: list[Sample] | None, after: list[Sample], model: str, generated: bool
+) -> str:
     """vLLM's series are exported, and the token counters grew while the checks generated."""
     names = series_names(after)
     if not any(name.startswith("vllm:") for name in names) and ROUTER_COUNTER in names:
@@ -236,14 +267,14 @@ def judge_metrics(before: list[Sample] | None, after: list[Sample], model: str,
         if start is None or end is None:
             raise CheckFailed(f"missing counter {name}")
         if end <= start:
-            raise CheckFailed(f"{name} did not grow ({start:g} -> {end:g}) while the checks "
-                              "generated text")
+            raise CheckFailed(
+                f"{name} did not grow ({start:g} -> {end:g}) while the checks generated text"
+            )
         grew.append(f"{name.removeprefix('vllm:').removesuffix('_total')} +{end - start:g}")
     return "series present; " + ", ".join(grew)
 
 
-def _judge_router_metrics(before: list[Sample] | None, after: list[Sample],
-                          generated: bool) -> str:
+def _judge_router_metrics(before: list[Sample] | None, after: list[Sample], generated: bool) -> str:
     """A router's /metrics: its series, and requests counted on its workers while the checks
     generated (the workers' own vLLM counters are each on their host)."""
     names = series_names(after)
@@ -257,10 +288,10 @@ def _judge_router_metrics(before: list[Sample] | None, after: list[Sample],
         return f"router series present, {workers:g} active workers; growth not checked"
     start, end = total(before, ROUTER_COUNTER) or 0.0, total(after, ROUTER_COUNTER) or 0.0
     if end <= start:
-        raise CheckFailed(f"{ROUTER_COUNTER} did not grow ({start:g} -> {end:g}) while the "
-                          "checks generated text")
-    return (f"router series present, {workers:g} active workers; processed requests "
-            f"+{end - start:g}")
+        raise CheckFailed(
+            f"{ROUTER_COUNTER} did not grow ({start:g} -> {end:g}) while the checks generated text"
+        )
+    return f"router series present, {workers:g} active workers; processed requests +{end - start:g}"
 
 
 def judge_auth(with_key: int | None, without_key: int, key_configured: bool) -> str:
@@ -268,12 +299,15 @@ def judge_auth(with_key: int | None, without_key: int, key_configured: bool) -> 
     Without: the server must not demand one."""
     if not key_configured:
         if without_key == 401:
-            raise CheckFailed("the server requires an API key (401) but none was given: "
-                              "pass --api-key-env VAR")
+            raise CheckFailed(
+                "the server requires an API key (401) but none was given: pass --api-key-env VAR"
+            )
         return f"no API key configured; the server answers without one ({without_key})"
     if without_key != 401:
-        raise CheckFailed(f"a request without the key got {without_key}, expected 401: the "
-                          "server is not protected (set --api-key or VLLM_API_KEY on it)")
+        raise CheckFailed(
+            f"a request without the key got {without_key}, expected 401: the "
+            "server is not protected (set --api-key or VLLM_API_KEY on it)"
+        )
     if with_key == 401:
         raise CheckFailed("the configured API key is refused (401): wrong key?")
     return f"without the key: 401; with it: {with_key}"
@@ -313,13 +347,16 @@ def join_deltas(chunks: list[dict[str, Any]]) -> tuple[str, str, list[str]]:
     return "".join(content), "".join(reasoning), finishes
 
 
-def _require_finished(choice: dict[str, Any], content: str, reasoning: str,
-                      max_tokens: int) -> None:
+def _require_finished(
+    choice: dict[str, Any], content: str, reasoning: str, max_tokens: int
+) -> None:
     finish = choice.get("finish_reason")
     if finish == "length":
         where = "inside its reasoning" if reasoning and not content else "before the end"
-        raise CheckFailed(f"cut off {where} by max_tokens={max_tokens} (finish_reason 'length'); "
-                          "a thinking model needs room to finish thinking")
+        raise CheckFailed(
+            f"cut off {where} by max_tokens={max_tokens} (finish_reason 'length'); "
+            "a thinking model needs room to finish thinking"
+        )
     if finish is None:
         raise CheckFailed("no finish_reason: the answer did not end")
     if finish != "stop":
@@ -335,8 +372,10 @@ def _usage_problems(usage: Any) -> str | None:
     if not (isinstance(completion, int) and completion > 0):
         return f"usage.completion_tokens is {completion!r}, expected a positive count"
     if usage.get("total_tokens") != prompt + completion:
-        return (f"usage does not add up: total_tokens {usage.get('total_tokens')!r} != "
-                f"{prompt} + {completion}")
+        return (
+            f"usage does not add up: total_tokens {usage.get('total_tokens')!r} != "
+            f"{prompt} + {completion}"
+        )
     return None
 
 
@@ -346,10 +385,14 @@ def _no_call_reason(choice: dict[str, Any], message: dict[str, Any], max_tokens:
     finish = choice.get("finish_reason")
     for where, text in (("content", content), ("reasoning", reasoning)):
         if any(m in text for m in TOOL_MARKERS) or TOOL_HEADER.search(text):
-            start = min([i for i in (text.find(m) for m in TOOL_MARKERS) if i >= 0]
-                        + [m.start() for m in TOOL_HEADER.finditer(text)])
-            return (f"tool call left in {where}: {excerpt(text[start:], 80)!r} "
-                    f"(finish_reason {finish!r}; the server did not parse it: {FIX_TOOLS})")
+            start = min(
+                [i for i in (text.find(m) for m in TOOL_MARKERS) if i >= 0]
+                + [m.start() for m in TOOL_HEADER.finditer(text)]
+            )
+            return (
+                f"tool call left in {where}: {excerpt(text[start:], 80)!r} "
+                f"(finish_reason {finish!r}; the server did not parse it: {FIX_TOOLS})"
+            )
     if finish == "length":
         return f"no tool call: cut off by max_tokens={max_tokens} (finish_reason 'length')"
     return f"no tool call returned (finish_reason {finish!r}); content: {excerpt(content, 80)!r}"
@@ -359,8 +402,9 @@ def _call_of(calls: list[dict[str, Any]], name: str) -> dict[str, Any]:
     for call in calls:
         if (call.get("function") or {}).get("name") == name:
             if not call.get("id"):
-                raise CheckFailed(f"the call of {name} has no id (the follow-up cannot refer "
-                                  "to it)")
+                raise CheckFailed(
+                    f"the call of {name} has no id (the follow-up cannot refer to it)"
+                )
             return call
     called = [(c.get("function") or {}).get("name") for c in calls]
     raise CheckFailed(f"the model called {called}, expected {name!r}")
@@ -376,16 +420,20 @@ def _parsed_arguments(call: dict[str, Any], case: ToolCallCase) -> dict[str, Any
         raise CheckFailed(f"arguments are not a JSON object: {excerpt(str(raw), 80)!r}")
     problems = schema_problems(args, case.tool()["parameters"])
     if problems:
-        raise CheckFailed(f"arguments do not fit {case.expect_tool}'s parameters: "
-                          + "; ".join(problems))
+        raise CheckFailed(
+            f"arguments do not fit {case.expect_tool}'s parameters: " + "; ".join(problems)
+        )
     return args
 
 
 def _echo_call(call: dict[str, Any]) -> dict[str, Any]:
     """A returned call as the follow-up's assistant message carries it (OpenAI shape)."""
     function = call.get("function") or {}
-    return {"id": call.get("id"), "type": "function",
-            "function": {"name": function.get("name"), "arguments": function.get("arguments")}}
+    return {
+        "id": call.get("id"),
+        "type": "function",
+        "function": {"name": function.get("name"), "arguments": function.get("arguments")},
+    }
 
 
 def parse_sse(lines: list[str]) -> tuple[list[dict[str, Any]], bool]:
@@ -395,7 +443,7 @@ def parse_sse(lines: list[str]) -> tuple[list[dict[str, Any]], bool]:
     for line in lines:
         if not line.startswith("data:"):
             continue
-        payload = line[len("data:"):].strip()
+        payload = line[len("data:") :].strip()
         if payload == "[DONE]":
             done = True
             continue

@@ -19,8 +19,10 @@ TOKEN_COUNTERS = ("vllm:prompt_tokens_total", "vllm:generation_tokens_total")
 ROUTER_SERIES = ("vllm_router_active_workers", "vllm_router_processed_requests_total")
 ROUTER_COUNTER = "vllm_router_processed_requests_total"
 
-_SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+"
-                     r"(?P<value>\S+)")
+_SAMPLE = re.compile(
+    r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+"
+    r"(?P<value>\S+)"
+)
 _LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 

@@ -62,8 +62,11 @@ class SmokeReport:
             "passed": self.passed,
             "seconds": round(self.seconds, 3),
             "waited": round(self.waited, 3),
-            "checks": {c.name: {k: v for k, v in asdict(c).items() if k != "name"}
-                       | {"seconds": round(c.seconds, 3)} for c in self.checks},
+            "checks": {
+                c.name: {k: v for k, v in asdict(c).items() if k != "name"}
+                | {"seconds": round(c.seconds, 3)}
+                for c in self.checks
+            },
         }
 
     def write_json(self, path: Path | str) -> Path:
@@ -74,19 +77,31 @@ class SmokeReport:
     def to_junit(self) -> str:
         """JUnit XML: one testsuite, one testcase per check, a <failure> with the detail."""
         suites = ET.Element("testsuites")
-        suite = ET.SubElement(suites, "testsuite", {
-            "name": "vllm-fleet smoke", "tests": str(len(self.checks)),
-            "failures": str(len(self.failed)), "errors": "0", "skipped": "0",
-            "time": f"{self.seconds:.3f}",
-        })
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            {
+                "name": "vllm-fleet smoke",
+                "tests": str(len(self.checks)),
+                "failures": str(len(self.failed)),
+                "errors": "0",
+                "skipped": "0",
+                "time": f"{self.seconds:.3f}",
+            },
+        )
         props = ET.SubElement(suite, "properties")
         for key in ("url", "model", "server_version"):
             ET.SubElement(props, "property", {"name": key, "value": str(getattr(self, key))})
         for check in self.checks:
-            case = ET.SubElement(suite, "testcase", {
-                "classname": f"smoke.{self.model}", "name": check.name,
-                "time": f"{check.seconds:.3f}",
-            })
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                {
+                    "classname": f"smoke.{self.model}",
+                    "name": check.name,
+                    "time": f"{check.seconds:.3f}",
+                },
+            )
             if check.passed:
                 ET.SubElement(case, "system-out").text = check.detail
             else:
@@ -103,9 +118,11 @@ class SmokeReport:
     def table(self) -> Table:
         """A rich table for the terminal: check, result, seconds, detail."""
         verdict = "[green]all passed[/]" if self.passed else f"[red]{len(self.failed)} failed[/]"
-        table = Table(title=f"smoke {escape(self.url)} · {escape(self.model)} · {verdict} in "
-                            f"{self.seconds:.1f} s",
-                      title_justify="left")
+        table = Table(
+            title=f"smoke {escape(self.url)} · {escape(self.model)} · {verdict} in "
+            f"{self.seconds:.1f} s",
+            title_justify="left",
+        )
         table.add_column("check")
         table.add_column("result")
         table.add_column("s", justify="right")

@@ -34,11 +34,18 @@ DEFAULT_TIMEOUT = 300.0  # per request: a thinking model's 4096 tokens on a load
 Progress = Callable[[str], None]
 
 
-def run_smoke(url: str, model: str, *, api_key: str | None = None,
-              cases: SmokeCases | Path | str = DEFAULT_CASES,
-              only: Iterable[str] | None = None, skip: Iterable[str] | None = None,
-              wait: float = 0.0, timeout: float = DEFAULT_TIMEOUT,
-              progress: Progress | None = None) -> SmokeReport:
+def run_smoke(
+    url: str,
+    model: str,
+    *,
+    api_key: str | None = None,
+    cases: SmokeCases | Path | str = DEFAULT_CASES,
+    only: Iterable[str] | None = None,
+    skip: Iterable[str] | None = None,
+    wait: float = 0.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> SmokeReport:
     """Check a live OpenAI-compatible vLLM endpoint the way its clients use it.
 
     + url: the server's base, e.g. ``http://10.0.0.5:8000`` (a trailing ``/v1`` is accepted)
@@ -124,8 +131,9 @@ def wait_until_ready(session: Session, wait: float, say: Progress) -> float:
         try:
             session.get("/health", auth=False)
         except EndpointUnreachableError as err:
-            raise EndpointUnreachableError(url, err.problem + " (--wait SECONDS waits for a "
-                                           "server that is starting)") from None
+            raise EndpointUnreachableError(
+                url, err.problem + " (--wait SECONDS waits for a server that is starting)"
+            ) from None
         return 0.0
     last_said = started
     say(f"waiting up to {wait:g} s for {url} ...")

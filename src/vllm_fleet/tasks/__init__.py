@@ -21,9 +21,14 @@ def _help_first() -> None:
         return
 
     def handle_help_first(self: ParseMachine, token: str) -> None:
-        helping = (token in _HELP and self.context is not None and self.initial is not None
-                   and token in self.initial.flags and not self.waiting_for_flag_value
-                   and token not in self.context.flags)
+        helping = (
+            token in _HELP
+            and self.context is not None
+            and self.initial is not None
+            and token in self.initial.flags
+            and not self.waiting_for_flag_value
+            and token not in self.context.flags
+        )
         if helping:
             self.initial.flags[token].value = self.context.name
             return
@@ -31,8 +36,11 @@ def _help_first() -> None:
 
     def complete_context_after_help(self: ParseMachine) -> None:
         help_flag = self.initial.flags.get("--help") if self.initial else None
-        if help_flag is not None and self.context is not None \
-                and help_flag.value == self.context.name:
+        if (
+            help_flag is not None
+            and self.context is not None
+            and help_flag.value == self.context.name
+        ):
             for arg in self.context.missing_positional_args:
                 arg.set_value("", cast=False)  # never used: help is printed, nothing runs
         complete_context(self)

@@ -39,23 +39,34 @@ def _preset_names() -> str:
         "preset": f"Workload from benchmarks/presets.yaml: {_preset_names()}.",
         "out": "Folder for the raw --save-result JSON and the tool's console log.",
         "image": "vLLM image whose `vllm bench serve` runs the load (default: the cpu image "
-                 "in build/images/cpu.json; any local vLLM image works).",
+        "in build/images/cpu.json; any local vLLM image works).",
         "tokenizer": "Tokenizer: a local model folder (mounted read-only) or a hub id; needed "
-                     "when the served name is not a hub id (default: the model name).",
+        "when the served name is not a hub id (default: the model name).",
         "label": "This run's name in tables, charts and the result file's name, e.g. TP8 or "
-                 "TP8+DCP8 (default: the file's name: preset, model, time).",
+        "TP8+DCP8 (default: the file's name: preset, model, time).",
         "kv_from": "A saved server log (journalctl -u vllm-serve -b, docker logs) to read the "
-                   "start-up KV cache size from; shown and stored with the result.",
+        "start-up KV cache size from; shown and stored with the result.",
         "journal_host": "Read the KV cache size from this host's service journal over "
-                        "pyinfra's SSH connection (a host name in --inventory).",
+        "pyinfra's SSH connection (a host name in --inventory).",
         "inventory": "pyinfra inventory that names --journal-host (its SSH data and unit name).",
         "api_key_env": "Name of the environment variable holding the server's API key (the "
-                       "key never goes on a command line; no other credential is passed).",
+        "key never goes on a command line; no other credential is passed).",
     },
 )
-def bench(c, url, model, preset="guide", out="bench-results", image=None, tokenizer=None,
-          label=None, kv_from=None, journal_host=None, inventory="inventory/prod.py",
-          api_key_env=None):
+def bench(
+    c,
+    url,
+    model,
+    preset="guide",
+    out="bench-results",
+    image=None,
+    tokenizer=None,
+    label=None,
+    kv_from=None,
+    journal_host=None,
+    inventory="inventory/prod.py",
+    api_key_env=None,
+):
     """Benchmark an endpoint with `vllm bench serve`, run from a vLLM image.
 
     Keeps the raw --save-result JSON and the tool's log in --out, and prints the guide's summary
@@ -64,10 +75,18 @@ def bench(c, url, model, preset="guide", out="bench-results", image=None, tokeni
         api_key = required_secret(api_key_env, "--api-key-env") if api_key_env else None
         chosen = get_preset(preset)
         kv_cache = _kv_cache(kv_from, journal_host, inventory)
-        run = run_bench(url, model, chosen, Path(out), image or default_image(),
-                        tokenizer=tokenizer, label=label,
-                        metadata=kv_cache.metadata() if kv_cache else None,
-                        api_key=api_key, on_output=_to_stderr)
+        run = run_bench(
+            url,
+            model,
+            chosen,
+            Path(out),
+            image or default_image(),
+            tokenizer=tokenizer,
+            label=label,
+            metadata=kv_cache.metadata() if kv_cache else None,
+            api_key=api_key,
+            on_output=_to_stderr,
+        )
     except FleetError as err:
         raise Exit(f"bench: {err}") from None
     rows = kv_cache.rows() if kv_cache else []
@@ -80,9 +99,9 @@ def bench(c, url, model, preset="guide", out="bench-results", image=None, tokeni
         "a": "The first run's --save-result JSON (before, e.g. TP8).",
         "b": "The second run's --save-result JSON (after, e.g. TP8+DCP8).",
         "chart": "Also write a PNG chart of both runs to this file (needs the bench extra: "
-                 "matplotlib).",
+        "matplotlib).",
         "baseline": "Set the runs beside the guide's published TP8 and TP8+DCP8 figures "
-                    "(benchmarks/guide-baseline.yaml): a second table and grey bars.",
+        "(benchmarks/guide-baseline.yaml): a second table and grey bars.",
         "force": "Compare even runs of different models, presets or load (default: refused).",
     },
 )
@@ -97,9 +116,11 @@ def compare(c, a, b, chart=None, baseline=False, force=False):
         runs = [load_result(a), load_result(b)]
         unlike = differences(*runs)
         if unlike and not force:
-            raise Exit(f"bench.compare: {a} and {b} are not runs of the same model and workload "
-                       f"({'; '.join(unlike)}), so their gain means nothing; pass --force to "
-                       "compare them anyway")
+            raise Exit(
+                f"bench.compare: {a} and {b} are not runs of the same model and workload "
+                f"({'; '.join(unlike)}), so their gain means nothing; pass --force to "
+                "compare them anyway"
+            )
         guide = load_baseline() if baseline else None
         print(markdown_table(gain_rows(*runs), runs[0].label, runs[1].label))
         if guide:
@@ -126,8 +147,11 @@ def _kv_cache(kv_from: str | None, journal_host: str | None, inventory: str) -> 
         return None
     kv_cache = parse_kv_cache(text)
     if kv_cache is None:
-        print(f"bench: warning: no 'KV cache size' line in {where}; has the server finished "
-              "starting since the last boot?", file=sys.stderr)
+        print(
+            f"bench: warning: no 'KV cache size' line in {where}; has the server finished "
+            "starting since the last boot?",
+            file=sys.stderr,
+        )
     return kv_cache
 
 

@@ -27,29 +27,47 @@ from vllm_fleet.tasks.options import number
         "url": "The server's base URL, e.g. http://10.0.0.5:8000 (a trailing /v1 is fine).",
         "model": "The served model name (the unit's --served-model-name).",
         "profile": "The serving profile whose baseline the score must hold "
-                   "(benchmarks/eval-gates.yaml: latency = TP8, throughput = TP8+DCP8).",
+        "(benchmarks/eval-gates.yaml: latency = TP8, throughput = TP8+DCP8).",
         "max_stderr_drop": "Fail when the score is more than this many standard errors of the "
-                           "difference below the baseline (default: the gates file's, 2).",
+        "difference below the baseline (default: the gates file's, 2).",
         "out": "Folder for lm-eval's results JSON, per-question samples and console log.",
         "limit": "Evaluate only the first N questions: a quick look, a noisier score "
-                 "(default or 0: all).",
+        "(default or 0: all).",
         "gates": f"Gates file instead of {GATES_FILE.name} (task, shots, baselines).",
         "results": "Judge this lm-eval results JSON instead of running lm-eval (no --url).",
         "api_key_env": "Name of the environment variable holding the server's API key (the "
-                       "key never goes on a command line; no other credential is passed).",
+        "key never goes on a command line; no other credential is passed).",
     },
 )
-def eval_(c, url=None, model=None, profile="latency", max_stderr_drop=None, out="eval-results",
-          limit=None, gates=None, results=None, api_key_env=None):
+def eval_(
+    c,
+    url=None,
+    model=None,
+    profile="latency",
+    max_stderr_drop=None,
+    out="eval-results",
+    limit=None,
+    gates=None,
+    results=None,
+    api_key_env=None,
+):
     """Run gsm8k against an endpoint with lm-eval and gate on the profile's baseline.
 
     lm-eval's gsm8k 5-shot through `local-completions`, as in the usage guide; exits non-zero
     when the score fell more than --max-stderr-drop standard errors below the baseline. Running
     lm-eval needs the eval extra (pip install '.[eval]'); judging --results does not."""
-    limit = number("eval", "--limit", limit, unit="questions", whole=True, example="50") \
-        if limit is not None else 0
-    allowed_drop = None if max_stderr_drop is None else number(
-        "eval", "--max-stderr-drop", max_stderr_drop, unit="standard errors", example="2")
+    limit = (
+        number("eval", "--limit", limit, unit="questions", whole=True, example="50")
+        if limit is not None
+        else 0
+    )
+    allowed_drop = (
+        None
+        if max_stderr_drop is None
+        else number(
+            "eval", "--max-stderr-drop", max_stderr_drop, unit="standard errors", example="2"
+        )
+    )
     try:
         spec = load_gates(Path(gates) if gates else GATES_FILE)
         baseline = spec.baseline(profile)
@@ -57,9 +75,15 @@ def eval_(c, url=None, model=None, profile="latency", max_stderr_drop=None, out=
             results_file = Path(results)
         elif url and model:
             api_key = required_secret(api_key_env, "--api-key-env") if api_key_env else None
-            results_file = run_lm_eval(url, model, spec, Path(out), limit=limit or None,
-                                       api_key=api_key,
-                                       on_output=lambda line: print(line, file=sys.stderr))
+            results_file = run_lm_eval(
+                url,
+                model,
+                spec,
+                Path(out),
+                limit=limit or None,
+                api_key=api_key,
+                on_output=lambda line: print(line, file=sys.stderr),
+            )
         else:
             raise Exit("eval: pass --url and --model (or --results FILE to judge a past run)")
         allowed = spec.max_stderr_drop if allowed_drop is None else allowed_drop

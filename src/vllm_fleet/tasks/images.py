@@ -57,8 +57,19 @@ def render(c, target, base_image=None, vllm_version=None, install_mode=None, non
         "pip_index_url": "A PyPI mirror to use instead of PyPI.",
     },
 )
-def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, install_mode=None,
-          non_root=False, ca_bundle=None, wheelhouse=None, pip_index_url=None):
+def build(
+    c,
+    target,
+    tag=None,
+    push=False,
+    base_image=None,
+    vllm_version=None,
+    install_mode=None,
+    non_root=False,
+    ca_bundle=None,
+    wheelhouse=None,
+    pip_index_url=None,
+):
     """Build an image through the Docker Engine API and write build/images/<target>.json.
 
     Shows step N of M and the step's latest output as it builds (plain lines and a heartbeat
@@ -76,22 +87,36 @@ def build(c, target, tag=None, push=False, base_image=None, vllm_version=None, i
             progress.section(f"build {spec.name}")
             result = build_image(spec, options, log=lambda _line: None, progress=progress)
             progress.status("reading the image's vLLM flags and env vars")
-            manifest = record_manifest(spec.name, result.image_id, result.tags,
-                                       spec.vllm_version, spec.install_mode, spec.base_image)
+            manifest = record_manifest(
+                spec.name,
+                result.image_id,
+                result.tags,
+                spec.vllm_version,
+                spec.install_mode,
+                spec.base_image,
+            )
             if push:
                 progress.status("push")
                 manifest = push_target(spec.name, log=progress.line)
     except FleetError as err:
         raise Exit(str(err)) from None
-    print(f"built {result.image_id[:19]} as {', '.join(result.tags)} in {result.seconds:.0f} s "
-          f"({result.cached_steps}/{result.steps} steps cached)")
-    print(f"manifest: {manifest_path(spec.name)} ({len(manifest.serve_flags)} serve flags, "
-          f"{len(manifest.env_vars)} vLLM env vars)")
+    print(
+        f"built {result.image_id[:19]} as {', '.join(result.tags)} in {result.seconds:.0f} s "
+        f"({result.cached_steps}/{result.steps} steps cached)"
+    )
+    print(
+        f"manifest: {manifest_path(spec.name)} ({len(manifest.serve_flags)} serve flags, "
+        f"{len(manifest.env_vars)} vLLM env vars)"
+    )
 
 
-@task(help={"target": _TARGET_HELP,
-            "registry": "Push to this registry (host:port) under the same repository and tag, "
-                        "e.g. 127.0.0.1:5000 (the sandbox registry)."})
+@task(
+    help={
+        "target": _TARGET_HELP,
+        "registry": "Push to this registry (host:port) under the same repository and tag, "
+        "e.g. 127.0.0.1:5000 (the sandbox registry).",
+    }
+)
 def push(c, target, registry=None):
     """Push a built target's image and record its repo digests in build/images/<target>.json."""
     try:
@@ -101,9 +126,13 @@ def push(c, target, registry=None):
     print("\n".join(manifest.repo_digests))
 
 
-@task(iterable=["inventory"], help={
-    "inventory": "Inventory whose hosts' units to verify (repeatable; default: every one in "
-                 "inventory/)."})
+@task(
+    iterable=["inventory"],
+    help={
+        "inventory": "Inventory whose hosts' units to verify (repeatable; default: every one in "
+        "inventory/)."
+    },
+)
 def lint(c, inventory=None):
     """hadolint every Dockerfile the matrix can render (config: images/hadolint.yaml) and
     `systemd-analyze verify` the unit of every host."""
@@ -111,8 +140,10 @@ def lint(c, inventory=None):
     if not inventory and not sandbox.hosts_up():
         # inventory/sandbox.py lists the sandbox hosts that are up: none, nothing to verify.
         inventories.remove(sandbox.SANDBOX_INVENTORY)
-        print(f"skip {sandbox.SANDBOX_INVENTORY.relative_to(INVENTORY_DIR.parent)}: "
-              "no sandbox host is up")
+        print(
+            f"skip {sandbox.SANDBOX_INVENTORY.relative_to(INVENTORY_DIR.parent)}: "
+            "no sandbox host is up"
+        )
     try:
         results = lint_all() + verify_inventory_units(inventories)
     except FleetError as err:

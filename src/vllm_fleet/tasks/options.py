@@ -8,8 +8,16 @@ import math
 from invoke import Exit
 
 
-def number(task: str, option: str, value: object, *, unit: str, minimum: float = 0,
-           whole: bool = False, example: str = "") -> float:
+def number(
+    task: str,
+    option: str,
+    value: object,
+    *,
+    unit: str,
+    minimum: float = 0,
+    whole: bool = False,
+    example: str = "",
+) -> float:
     """``value`` as a finite number >= ``minimum`` (a whole number if ``whole``), or Exit:
     ``smoke: --wait abc: expected a number of seconds, 0 or more (e.g. 120)``."""
     text = str(value).strip()
@@ -22,6 +30,7 @@ def number(task: str, option: str, value: object, *, unit: str, minimum: float =
     if not math.isfinite(parsed) or parsed < minimum:
         kind = "a whole number" if whole else "a number"
         hint = f" (e.g. {example})" if example else ""
-        raise Exit(f"{task}: {option} {value}: expected {kind} of {unit}, "
-                   f"{minimum:g} or more{hint}")
+        raise Exit(
+            f"{task}: {option} {value}: expected {kind} of {unit}, {minimum:g} or more{hint}"
+        )
     return int(parsed) if whole else parsed

@@ -1,7 +1,7 @@
 """The `plan` task: what every host of an inventory will run, without connecting to any.
 
-    invoke plan --inventory inventory/prod.py
-    invoke plan --inventory inventory/prod.py --host h200-01.example.internal --json
+invoke plan --inventory inventory/prod.py
+invoke plan --inventory inventory/prod.py --host h200-01.example.internal --json
 """
 
 from __future__ import annotations
@@ -26,14 +26,21 @@ from vllm_fleet.serving.secretnames import secrets_present
         "host": "Plan only this host (a name in the inventory).",
         "json": "Print the plans as JSON (machine output) instead of text.",
         "strict_env": "Fail on a VLLM_ variable the image's vLLM does not know "
-                      "(default: a warning).",
+        "(default: a warning).",
         "manifest_dir": f"Where image manifests are (default {MANIFEST_DIR}).",
         "allow_unvalidated": "Plan even when no image manifest can check the flags and "
-                             "environment (default: that is an error).",
+        "environment (default: that is an error).",
     }
 )
-def plan(c, inventory="inventory/prod.py", host=None, json=False, strict_env=False,
-         manifest_dir=None, allow_unvalidated=False):
+def plan(
+    c,
+    inventory="inventory/prod.py",
+    host=None,
+    json=False,
+    strict_env=False,
+    manifest_dir=None,
+    allow_unvalidated=False,
+):
     """Show each host's `vllm serve` command, environment, unit and warnings; exit 1 on errors.
 
     Secrets appear only as where they come from (HF_TOKEN / VLLM_API_KEY are checked for
@@ -76,8 +83,10 @@ def _print_plans(plans: list[HostPlan]) -> None:
             console.print(f"[red]error:[/red] {entry.error}", markup=True)
             continue
         data = entry.to_dict()
-        console.print(f"{data['model']} / {data['profile']} on {data['gpu']} "
-                      f"({data['runtime']}) image {data['image'] or '-'}")
+        console.print(
+            f"{data['model']} / {data['profile']} on {data['gpu']} "
+            f"({data['runtime']}) image {data['image'] or '-'}"
+        )
         style = "green" if entry.spec.validation.validated else "red"
         console.print(data["validation"], style=style)
         console.print("command:", style="bold")
@@ -103,9 +112,11 @@ def _print_routers(routers: list[RouterPlan]) -> None:
     for entry in routers:
         spec = entry.spec
         console.rule(f"[bold]{spec.host} (router)")
-        console.print(f"clients: {spec.url}  (model {spec.model}, pool {spec.pool}, policy "
-                      f"{spec.settings.router_policy}, vllm-router {spec.settings.router_version})",
-                      markup=False)
+        console.print(
+            f"clients: {spec.url}  (model {spec.model}, pool {spec.pool}, policy "
+            f"{spec.settings.router_policy}, vllm-router {spec.settings.router_version})",
+            markup=False,
+        )
         console.print("workers:", style="bold")
         for worker in spec.workers:
             state = "  (drained)" if worker.drained else ""

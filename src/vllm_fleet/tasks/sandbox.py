@@ -9,8 +9,12 @@ from vllm_fleet.errors import FleetError
 from vllm_fleet.local import sandbox
 
 
-@task(help={"hosts": f"How many hosts (default {sandbox.DEFAULT_HOSTS}); hosts above it are "
-                     "removed, running ones are kept."})
+@task(
+    help={
+        "hosts": f"How many hosts (default {sandbox.DEFAULT_HOSTS}); hosts above it are "
+        "removed, running ones are kept."
+    }
+)
 def up(c, hosts=sandbox.DEFAULT_HOSTS):
     """Make (or keep) N sandbox hosts (Debian 12 + systemd + sshd, key under build/sandbox/), the
     sandbox registry and the local hub, all on one Docker network."""

@@ -1,7 +1,7 @@
 """Smoke task: check a live endpoint the way its clients use it. Thin: parse, call, print.
 
-    invoke smoke --url http://10.0.0.5:8000 --model kimi-k2-thinking --api-key-env VLLM_API_KEY
-    invoke smoke --url http://127.0.0.1:8000 --model kimi-tiny --wait 120 --junit smoke.xml
+invoke smoke --url http://10.0.0.5:8000 --model kimi-k2-thinking --api-key-env VLLM_API_KEY
+invoke smoke --url http://127.0.0.1:8000 --model kimi-tiny --wait 120 --junit smoke.xml
 """
 
 from __future__ import annotations
@@ -26,32 +26,50 @@ _CHECKS = ", ".join(CHECK_NAMES)
         "url": "The server's base URL, e.g. http://10.0.0.5:8000 (a trailing /v1 is fine).",
         "model": "The served model name clients send (the unit's --served-model-name).",
         "api_key_env": "Name of the environment variable holding the server's API key "
-                       "(the key itself never goes on a command line).",
+        "(the key itself never goes on a command line).",
         "wait": "Seconds to wait for /health 200 first, with progress (0: try once).",
         "json": "Write the report as JSON to this file (every check: passed, detail, seconds).",
         "junit": "Write the report as JUnit XML to this file (CI, cron monitors).",
         "only": f"Run only this check (repeatable): {_CHECKS}.",
         "skip": f"Leave out this check (repeatable): {_CHECKS}.",
         "cases": "Smoke-case file instead of the repository's smoke/cases.yaml"
-                 " (prompts and tools the checks send).",
+        " (prompts and tools the checks send).",
         "timeout": "Seconds per request (a thinking model's long answer included; default "
-                   f"{DEFAULT_TIMEOUT:g}).",
+        f"{DEFAULT_TIMEOUT:g}).",
     },
 )
-def smoke(c, url, model, api_key_env=None, wait=None, json=None, junit=None, only=None,
-          skip=None, cases=None, timeout=None):
+def smoke(
+    c,
+    url,
+    model,
+    api_key_env=None,
+    wait=None,
+    json=None,
+    junit=None,
+    only=None,
+    skip=None,
+    cases=None,
+    timeout=None,
+):
     """Check a live vLLM endpoint: health, version, models, chat, stream, reasoning, tool calls,
     metrics, auth. Exits 0 only if every selected check passed."""
     err = Console(stderr=True, highlight=False)
     api_key = _api_key(api_key_env)
     # None defaults: invoke would cast a float default itself and fail with a traceback.
     wait = number("smoke", "--wait", wait or 0, unit="seconds", example="120")
-    timeout = number("smoke", "--timeout", timeout or DEFAULT_TIMEOUT, unit="seconds",
-                     minimum=1, example="300")
+    timeout = number(
+        "smoke", "--timeout", timeout or DEFAULT_TIMEOUT, unit="seconds", minimum=1, example="300"
+    )
     try:
         report = run_smoke(
-            url, model, api_key=api_key, cases=cases or DEFAULT_CASES, only=only, skip=skip,
-            wait=wait, timeout=timeout,
+            url,
+            model,
+            api_key=api_key,
+            cases=cases or DEFAULT_CASES,
+            only=only,
+            skip=skip,
+            wait=wait,
+            timeout=timeout,
             progress=lambda line: err.print(line, markup=False, soft_wrap=True),
         )
     except FleetError as error:

@@ -1,8 +1,8 @@
 """The `status` task: one row per host, compared with its plan; exit 1 when any host differs.
 
-    invoke status --inventory inventory/prod.py
-    invoke status --inventory inventory/sandbox.py --json
-    invoke status --inventory inventory/prod.py --watch
+invoke status --inventory inventory/prod.py
+invoke status --inventory inventory/sandbox.py --json
+invoke status --inventory inventory/prod.py --watch
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from vllm_fleet.paths import MANIFEST_DIR
         "manifest_dir": f"Where image manifests are (default {MANIFEST_DIR}).",
     }
 )
-def status(c, inventory="inventory/prod.py", json=False, watch=False, interval=5.0,
-           manifest_dir=None):
+def status(
+    c, inventory="inventory/prod.py", json=False, watch=False, interval=5.0, manifest_dir=None
+):
     """Each host: reachable, unit state and restarts, image vs plan, vLLM version, model,
     profile, /health, requests running/waiting, KV-cache usage, router membership and health.
 
@@ -55,8 +56,9 @@ def status(c, inventory="inventory/prod.py", json=False, watch=False, interval=5
             break
     differing = [r.host for r in rows if not r.ok]
     if differing:
-        raise Exit(f"{len(differing)} of {len(rows)} hosts differ from the plan: "
-                   f"{', '.join(differing)}")
+        raise Exit(
+            f"{len(differing)} of {len(rows)} hosts differ from the plan: {', '.join(differing)}"
+        )
 
 
 def _print_table(rows: list[HostStatus], seconds: float, clear: bool) -> None:
@@ -69,14 +71,35 @@ def _print_table(rows: list[HostStatus], seconds: float, clear: bool) -> None:
     if clear:
         console.clear()
     table = Table(title=f"vllm-fleet status ({seconds:.1f} s)")
-    for column in ("host", "role", "ssh", "unit", "restarts", "image", "vLLM", "model",
-                   "profile", "health", "run/wait", "KV", "routers", "differs"):
+    for column in (
+        "host",
+        "role",
+        "ssh",
+        "unit",
+        "restarts",
+        "image",
+        "vLLM",
+        "model",
+        "profile",
+        "health",
+        "run/wait",
+        "KV",
+        "routers",
+        "differs",
+    ):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
-            r.host, r.role, "yes" if r.reachable else "no", r.unit_state or "-",
-            _text(r.restarts), _image(r), r.vllm_version or "-", r.model or "-",
-            r.profile or "-", r.health or "-",
+            r.host,
+            r.role,
+            "yes" if r.reachable else "no",
+            r.unit_state or "-",
+            _text(r.restarts),
+            _image(r),
+            r.vllm_version or "-",
+            r.model or "-",
+            r.profile or "-",
+            r.health or "-",
             f"{_text(r.requests_running)}/{_text(r.requests_waiting)}",
             "-" if r.kv_cache_usage is None else f"{r.kv_cache_usage:.0%}",
             ", ".join(f"{k}: {v}" for k, v in (r.routers or r.router_workers).items()) or "-",

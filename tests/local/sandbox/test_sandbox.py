@@ -23,8 +23,14 @@ pytestmark = pytest.mark.slow
 def _ssh(host: sandbox.SandboxHost, command: str, key: Path = sandbox.SSH_KEY) -> str:
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect("127.0.0.1", port=host.ssh_port, username="root", key_filename=str(key),
-                   look_for_keys=False, allow_agent=False)
+    client.connect(
+        "127.0.0.1",
+        port=host.ssh_port,
+        username="root",
+        key_filename=str(key),
+        look_for_keys=False,
+        allow_agent=False,
+    )
     try:
         _, stdout, _ = client.exec_command(command)
         return stdout.read().decode().strip()
@@ -39,8 +45,10 @@ def test_up_gives_systemd_hosts_over_ssh(sandbox_fleet: list[sandbox.SandboxHost
 
 
 def test_hosts_reach_the_registry_and_the_hub_by_name(sandbox_host: sandbox.SandboxHost) -> None:
-    answer = _ssh(sandbox_host, f"curl -sS -o /dev/null -w '%{{http_code}}' -k "
-                                f"https://{registry.HOST_ADDRESS}/v2/")
+    answer = _ssh(
+        sandbox_host,
+        f"curl -sS -o /dev/null -w '%{{http_code}}' -k https://{registry.HOST_ADDRESS}/v2/",
+    )
     assert answer == "200"
     assert _ssh(sandbox_host, f"curl -sS {hub.HUB_CONTAINER}:{hub.HUB_PORT}/_stats").startswith("{")
 
@@ -50,8 +58,10 @@ def test_up_is_idempotent(sandbox_fleet: list[sandbox.SandboxHost]) -> None:
     before = {h.container: client.containers.get(h.container).id for h in sandbox_fleet}
     sandbox.up(len(sandbox_fleet), log=lambda _line: None)
     assert {h.container: client.containers.get(h.container).id for h in sandbox_fleet} == before
-    assert _ssh(sandbox_fleet[0], "cat /root/.ssh/authorized_keys") == \
-        sandbox.SSH_KEY.with_suffix(".pub").read_text().strip()
+    assert (
+        _ssh(sandbox_fleet[0], "cat /root/.ssh/authorized_keys")
+        == sandbox.SSH_KEY.with_suffix(".pub").read_text().strip()
+    )
 
 
 def test_ports_are_published_on_loopback_only(sandbox_fleet: list[sandbox.SandboxHost]) -> None:
@@ -74,22 +84,23 @@ def second_sandbox(tmp_path: Path, monkeypatch) -> Path:
     """Other names and ports for every container, volume and the network, so the shared
     sandbox stays up for the deploy tests."""
     for module, name, value in (
-            (sandbox, "HOST_PREFIX", "vllm-fleet-sbtest"),
-            (sandbox, "NETWORK", "vllm-fleet-sbtest"),
-            (sandbox, "LABEL", "ai.vllm-fleet.sbtest"),
-            (sandbox, "INDEX_LABEL", "ai.vllm-fleet.sbtest.host"),
-            (sandbox, "FIRST_SSH_PORT", 2290),
-            (sandbox, "FIRST_VLLM_PORT", 18990),
-            (registry, "CONTAINER", "vllm-fleet-sbtest-registry"),
-            (registry, "VOLUME", "vllm-fleet-sbtest-registry-data"),
-            (registry, "LOCAL_PORT", 15999),
-            (registry, "LOCAL_ADDRESS", "127.0.0.1:15999"),
-            (registry, "TLS_DIR", tmp_path / "registry"),
-            (registry, "CA_CERT", tmp_path / "registry" / "ca.crt"),
-            (registry, "_CA_KEY", tmp_path / "registry" / "ca.key"),
-            (registry, "_SERVER_DIR", tmp_path / "registry" / "tls"),
-            (hub, "HUB_CONTAINER", "vllm-fleet-sbtest-hub"),
-            (hub, "HUB_LOCAL_PORT", 18998)):
+        (sandbox, "HOST_PREFIX", "vllm-fleet-sbtest"),
+        (sandbox, "NETWORK", "vllm-fleet-sbtest"),
+        (sandbox, "LABEL", "ai.vllm-fleet.sbtest"),
+        (sandbox, "INDEX_LABEL", "ai.vllm-fleet.sbtest.host"),
+        (sandbox, "FIRST_SSH_PORT", 2290),
+        (sandbox, "FIRST_VLLM_PORT", 18990),
+        (registry, "CONTAINER", "vllm-fleet-sbtest-registry"),
+        (registry, "VOLUME", "vllm-fleet-sbtest-registry-data"),
+        (registry, "LOCAL_PORT", 15999),
+        (registry, "LOCAL_ADDRESS", "127.0.0.1:15999"),
+        (registry, "TLS_DIR", tmp_path / "registry"),
+        (registry, "CA_CERT", tmp_path / "registry" / "ca.crt"),
+        (registry, "_CA_KEY", tmp_path / "registry" / "ca.key"),
+        (registry, "_SERVER_DIR", tmp_path / "registry" / "tls"),
+        (hub, "HUB_CONTAINER", "vllm-fleet-sbtest-hub"),
+        (hub, "HUB_LOCAL_PORT", 18998),
+    ):
         monkeypatch.setattr(module, name, value)
     # The registry container's label is read from the sandbox module when it starts.
     monkeypatch.setattr(registry, "LABEL", "ai.vllm-fleet.sbtest")
@@ -111,8 +122,7 @@ def test_up_again_resizes_and_down_removes_everything(second_sandbox: Path) -> N
     assert [h.index for h in sandbox.hosts_up()] == [1]
     assert client.containers.get("vllm-fleet-sbtest-1").id == kept
     assert not client.volumes.list(filters={"name": "vllm-fleet-sbtest-2-docker"})
-    assert _ssh(sandbox.SandboxHost(1), "systemctl is-system-running", second_sandbox) == \
-        "running"
+    assert _ssh(sandbox.SandboxHost(1), "systemctl is-system-running", second_sandbox) == "running"
 
     sandbox.down(ssh_key=second_sandbox, log=quiet)
     assert not client.containers.list(all=True, filters={"name": "vllm-fleet-sbtest"})

@@ -34,7 +34,8 @@ def test_a_current_build_is_reused_without_docker(tmp_path: Path) -> None:
 
 
 def test_changed_cases_mean_a_new_build_that_replaces_the_old(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cases = tmp_path / "cases.yaml"
     cases.write_text(DEFAULT_CASES.read_text().replace("What is 2+2?", "What is 3+3?"))
     assert digest_for(cases) != digest_for()
@@ -55,8 +56,9 @@ def test_changed_cases_mean_a_new_build_that_replaces_the_old(
     assert not list(tmp_path.glob(".kimi-tiny.partial-*"))  # staging cleaned up
 
 
-def test_a_failed_build_keeps_the_old_model(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_build_keeps_the_old_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cases = tmp_path / "cases.yaml"
     cases.write_text(DEFAULT_CASES.read_text().replace("What is 2+2?", "What is 3+3?"))
     out = fake_build(tmp_path / "kimi-tiny", digest_for())
@@ -82,7 +84,8 @@ def test_a_folder_it_did_not_build_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_rebuild_is_bit_identical_and_second_call_is_a_no_op(
-        cpu_image: str, tiny_model_dir: Path, tmp_path: Path) -> None:
+    cpu_image: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
     again = build_tiny_model(cpu_image, tmp_path / "again")
     names = sorted(p.name for p in tiny_model_dir.iterdir())
     assert names == sorted(p.name for p in again.iterdir())
@@ -98,12 +101,18 @@ def test_rebuild_is_bit_identical_and_second_call_is_a_no_op(
 def test_model_holds_kimis_markers_as_single_tokens(tiny_model_dir: Path) -> None:
     vocab = json.loads((tiny_model_dir / "tokenizer.json").read_text())
     added = {t["content"]: t["special"] for t in vocab["added_tokens"]}
-    for marker in ("<|tool_calls_section_begin|>", "<|tool_call_begin|>",
-                   "<|tool_call_argument_begin|>", "<|tool_call_end|>",
-                   "<|tool_calls_section_end|>", "<|im_end|>"):
+    for marker in (
+        "<|tool_calls_section_begin|>",
+        "<|tool_call_begin|>",
+        "<|tool_call_argument_begin|>",
+        "<|tool_call_end|>",
+        "<|tool_calls_section_end|>",
+        "<|im_end|>",
+    ):
         assert added.get(marker) is True, marker
     assert added.get("<think>") is False and added.get("</think>") is False
     config = json.loads((tiny_model_dir / "config.json").read_text())
     assert config["architectures"] == ["LlamaForCausalLM"]
     assert config["eos_token_id"] == next(
-        t["id"] for t in vocab["added_tokens"] if t["content"] == "<|im_end|>")
+        t["id"] for t in vocab["added_tokens"] if t["content"] == "<|im_end|>"
+    )

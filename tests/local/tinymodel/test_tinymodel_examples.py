@@ -24,11 +24,13 @@ DATA = CASES.as_json_data()
 
 
 def render(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols])
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+    )
     env.filters["tojson"] = lambda x, **kw: json.dumps(x, ensure_ascii=False, **kw)
     return env.from_string(train.CHAT_TEMPLATE).render(
-        messages=messages, tools=tools, add_generation_prompt=True)
+        messages=messages, tools=tools, add_generation_prompt=True
+    )
 
 
 def example(name: str) -> train.Example:
@@ -51,8 +53,10 @@ def test_every_target_thinks_first_and_ends_with_eos() -> None:
 def test_tool_call_target_is_kimis_syntax_with_arguments_that_fit_the_schema() -> None:
     target = example("tool_call").target
     name = CASES.tool_call.expect_tool
-    head = f"<|tool_calls_section_begin|><|tool_call_begin|>functions.{name}:0" \
-           "<|tool_call_argument_begin|>"
+    head = (
+        f"<|tool_calls_section_begin|><|tool_call_begin|>functions.{name}:0"
+        "<|tool_call_argument_begin|>"
+    )
     assert head in target
     args = json.loads(target.split("<|tool_call_argument_begin|>")[1].split("<|tool_call_end|>")[0])
     assert schema_problems(args, CASES.tool_call.tool()["parameters"]) == []
@@ -76,8 +80,9 @@ def test_follow_up_renders_as_kimi_would_see_it() -> None:
     )
 
 
-def vllm_shaped(messages: list[dict[str, Any]], *, arguments_as_text: bool,
-                content: str | None) -> list[dict[str, Any]]:
+def vllm_shaped(
+    messages: list[dict[str, Any]], *, arguments_as_text: bool, content: str | None
+) -> list[dict[str, Any]]:
     """The follow-up as it reaches the template from vLLM: the smoke client's message (content
     as returned, arguments as a JSON string, any id, reasoning kept)."""
     shaped = json.loads(json.dumps(messages))
@@ -95,11 +100,14 @@ def vllm_shaped(messages: list[dict[str, Any]], *, arguments_as_text: bool,
 @pytest.mark.parametrize("arguments_as_text", [True, False])
 @pytest.mark.parametrize("content", [None, ""])
 def test_follow_up_renders_the_same_whatever_shape_vllm_hands_over(
-        arguments_as_text: bool, content: str | None) -> None:
+    arguments_as_text: bool, content: str | None
+) -> None:
     ex = example("tool_result")
     # vLLM passes tools as tool.model_dump(): extra keys with null values
-    dumped = [{**t, "function": {**t["function"], "strict": None}, "defer_loading": None}
-              for t in ex.tools or []]
+    dumped = [
+        {**t, "function": {**t["function"], "strict": None}, "defer_loading": None}
+        for t in ex.tools or []
+    ]
     shaped = vllm_shaped(ex.messages, arguments_as_text=arguments_as_text, content=content)
     assert render(shaped, dumped) == render(ex.messages, ex.tools)
 
@@ -107,8 +115,9 @@ def test_follow_up_renders_the_same_whatever_shape_vllm_hands_over(
 def test_plain_question_has_no_tool_declaration() -> None:
     text = render(example("chat").messages, None)
     assert "tool_declare" not in text
-    assert text.endswith("<|im_user|>user<|im_middle|>What is 2+2?<|im_end|>"
-                         "<|im_assistant|>assistant<|im_middle|>")
+    assert text.endswith(
+        "<|im_user|>user<|im_middle|>What is 2+2?<|im_end|><|im_assistant|>assistant<|im_middle|>"
+    )
 
 
 def test_template_reads_content_as_a_string_only() -> None:

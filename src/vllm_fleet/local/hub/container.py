@@ -40,12 +40,12 @@ class HubContainer:
             return json.load(response)
 
 
-def ensure_hub(repos: Path | None = None, local_port: int | None = None, log=print
-               ) -> HubContainer:
+def ensure_hub(repos: Path | None = None, local_port: int | None = None, log=print) -> HubContainer:
     """The hub serving ``repos`` (default HUB_REPOS), started unless it already runs."""
     repos, local_port = repos or HUB_REPOS, local_port or HUB_LOCAL_PORT
-    hub = HubContainer(url=f"http://{HUB_CONTAINER}:{HUB_PORT}",
-                       local_url=f"http://127.0.0.1:{local_port}")
+    hub = HubContainer(
+        url=f"http://{HUB_CONTAINER}:{HUB_PORT}", local_url=f"http://127.0.0.1:{local_port}"
+    )
     try:
         running = engine().containers.get(HUB_CONTAINER).status == "running"
     except docker.errors.NotFound:
@@ -57,27 +57,46 @@ def ensure_hub(repos: Path | None = None, local_port: int | None = None, log=pri
     return start_hub(repos, local_port, log=log)
 
 
-def start_hub(repos: Path, local_port: int, token_file: Path | None = None,
-              log=print) -> HubContainer:
+def start_hub(
+    repos: Path, local_port: int, token_file: Path | None = None, log=print
+) -> HubContainer:
     """(Re)start the hub serving ``repos``; gated repos accept the token in ``token_file``."""
     client = engine()
     ensure_host_image(client, log)
     ensure_network(client)
     with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(HUB_CONTAINER).remove(force=True)
-    volumes = {str(SERVER_SCRIPT): {"bind": "/hub/server.py", "mode": "ro"},
-               str(repos.resolve()): {"bind": "/repos", "mode": "ro"}}
-    command = ["python3", "/hub/server.py", "--root", "/repos", "--host", "0.0.0.0",
-               "--port", str(HUB_PORT)]
+    volumes = {
+        str(SERVER_SCRIPT): {"bind": "/hub/server.py", "mode": "ro"},
+        str(repos.resolve()): {"bind": "/repos", "mode": "ro"},
+    }
+    command = [
+        "python3",
+        "/hub/server.py",
+        "--root",
+        "/repos",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(HUB_PORT),
+    ]
     if token_file:
         volumes[str(token_file.resolve())] = {"bind": "/hub/token", "mode": "ro"}
         command += ["--token-file", "/hub/token"]
-    client.containers.run(HOST_IMAGE, command, name=HUB_CONTAINER, hostname=HUB_CONTAINER,
-                          detach=True, network=NETWORK, volumes=volumes,
-                          ports={f"{HUB_PORT}/tcp": ("127.0.0.1", local_port)},
-                          labels={LABEL: "1"})
-    hub = HubContainer(url=f"http://{HUB_CONTAINER}:{HUB_PORT}",
-                       local_url=f"http://127.0.0.1:{local_port}")
+    client.containers.run(
+        HOST_IMAGE,
+        command,
+        name=HUB_CONTAINER,
+        hostname=HUB_CONTAINER,
+        detach=True,
+        network=NETWORK,
+        volumes=volumes,
+        ports={f"{HUB_PORT}/tcp": ("127.0.0.1", local_port)},
+        labels={LABEL: "1"},
+    )
+    hub = HubContainer(
+        url=f"http://{HUB_CONTAINER}:{HUB_PORT}", local_url=f"http://127.0.0.1:{local_port}"
+    )
     _wait(hub)
     log(f"local hub serving {repos} at {hub.url}")
     return hub
@@ -111,5 +130,7 @@ def _wait(hub: HubContainer, timeout: float = 30) -> None:
             return
         except OSError:
             time.sleep(0.3)
-    raise FleetError(f"local hub did not answer at {hub.local_url} within {timeout:.0f} s; "
-                     f"see `docker logs {HUB_CONTAINER}`")
+    raise FleetError(
+        f"local hub did not answer at {hub.local_url} within {timeout:.0f} s; "
+        f"see `docker logs {HUB_CONTAINER}`"
+    )

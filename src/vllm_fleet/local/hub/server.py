@@ -43,13 +43,25 @@ class Repo:
         self.sha = hashlib.sha1(listing.encode()).hexdigest()
 
     def info(self) -> dict:
-        return {"id": self.id, "modelId": self.id, "sha": self.sha, "private": False,
-                "gated": "manual" if self.gated else False,
-                "siblings": [{"rfilename": name} for name in self.files]}
+        return {
+            "id": self.id,
+            "modelId": self.id,
+            "sha": self.sha,
+            "private": False,
+            "gated": "manual" if self.gated else False,
+            "siblings": [{"rfilename": name} for name in self.files],
+        }
 
     def tree(self) -> list[dict]:
-        return [{"type": "file", "path": name, "oid": self.oids[name],
-                 "size": (self.folder / name).stat().st_size} for name in self.files]
+        return [
+            {
+                "type": "file",
+                "path": name,
+                "oid": self.oids[name],
+                "size": (self.folder / name).stat().st_size,
+            }
+            for name in self.files
+        ]
 
 
 def _sha256(path: Path) -> str:
@@ -83,8 +95,7 @@ class HubHandler(BaseHTTPRequestHandler):
         if parts[:2] == ["api", "models"] and len(parts) >= 4:
             return self._api(parts[2:], send_body)
         if len(parts) >= 5 and parts[2] == "resolve":
-            return self._resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]),
-                                 send_body)
+            return self._resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]), send_body)
         self._error(404, "EntryNotFound", f"no route for {path}", send_body)
 
     def _api(self, parts: list[str], send_body: bool) -> None:
@@ -94,8 +105,11 @@ class HubHandler(BaseHTTPRequestHandler):
         rest = parts[2:]
         if not rest:
             return self._json(200, repo.info(), send_body)
-        if rest[0] in ("revision", "tree") and len(rest) >= 2 and not self._revision_ok(
-                repo, rest[1], send_body):
+        if (
+            rest[0] in ("revision", "tree")
+            and len(rest) >= 2
+            and not self._revision_ok(repo, rest[1], send_body)
+        ):
             return
         if rest[0] == "revision":
             return self._json(200, repo.info(), send_body)
@@ -108,8 +122,7 @@ class HubHandler(BaseHTTPRequestHandler):
         if repo is None or not self._revision_ok(repo, revision, send_body):
             return
         if repo.gated and not self._authorized():
-            return self._error(401, "GatedRepo", f"access to {repo_id} is restricted",
-                               send_body)
+            return self._error(401, "GatedRepo", f"access to {repo_id} is restricted", send_body)
         if name not in repo.oids:
             return self._error(404, "EntryNotFound", f"{name} not in {repo_id}", send_body)
         data = (repo.folder / name).read_bytes()
@@ -164,8 +177,14 @@ class HubHandler(BaseHTTPRequestHandler):
 class HubServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        verbose: bool = False,
+    ) -> None:
         super().__init__((host, port), HubHandler)
         self.root = root
         self.token = token

@@ -102,18 +102,21 @@ class SandboxHost:
 
     def inventory_entry(self, ssh_key: Path = SSH_KEY) -> tuple[str, dict[str, Any]]:
         """The host as inventory/sandbox.py lists it (pyinfra's (name, data) form)."""
-        return (self.name, {
-            "ssh_hostname": "127.0.0.1",
-            "ssh_port": self.ssh_port,
-            "ssh_user": "root",
-            "ssh_key": str(ssh_key),
-            # A throwaway container whose host key changes on every rebuild.
-            "ssh_known_hosts_file": "/dev/null",
-            "ssh_strict_host_key_checking": "no",
-            "vllm_port": self.vllm_port,
-            # Where the controller reaches the server (the ready gate, smoke).
-            "vllm_url": self.url,
-        })
+        return (
+            self.name,
+            {
+                "ssh_hostname": "127.0.0.1",
+                "ssh_port": self.ssh_port,
+                "ssh_user": "root",
+                "ssh_key": str(ssh_key),
+                # A throwaway container whose host key changes on every rebuild.
+                "ssh_known_hosts_file": "/dev/null",
+                "ssh_strict_host_key_checking": "no",
+                "vllm_port": self.vllm_port,
+                # Where the controller reaches the server (the ready gate, smoke).
+                "vllm_url": self.url,
+            },
+        )
 
 
 def hosts(count: int) -> list[SandboxHost]:
@@ -123,12 +126,14 @@ def hosts(count: int) -> list[SandboxHost]:
 def hosts_up() -> list[SandboxHost]:
     """The sandbox hosts whose containers run, by number; none when no engine answers."""
     try:
-        containers = engine().containers.list(filters={"label": [LABEL, INDEX_LABEL],
-                                                       "status": "running"})
+        containers = engine().containers.list(
+            filters={"label": [LABEL, INDEX_LABEL], "status": "running"}
+        )
     except FleetError:
         return []
-    return sorted((SandboxHost(int(c.labels[INDEX_LABEL])) for c in containers),
-                  key=lambda h: h.index)
+    return sorted(
+        (SandboxHost(int(c.labels[INDEX_LABEL])) for c in containers), key=lambda h: h.index
+    )
 
 
 def inventory() -> list[tuple[str, dict[str, Any]]]:
@@ -136,13 +141,16 @@ def inventory() -> list[tuple[str, dict[str, Any]]]:
     plan`) with one line naming what to run first."""
     up_now = hosts_up()
     if not up_now:
-        raise SandboxNotUp("no sandbox host is up: run `invoke sandbox.up` (or `invoke demo`) "
-                           "first")
+        raise SandboxNotUp(
+            "no sandbox host is up: run `invoke sandbox.up` (or `invoke demo`) first"
+        )
     problem = _hub_problem()
     if problem:
-        raise SandboxNotUp(f"{problem}: run `invoke sandbox.up` once the cpu image is built "
-                           "(`invoke build --target cpu`; up then makes and publishes the model), "
-                           "or `invoke demo`")
+        raise SandboxNotUp(
+            f"{problem}: run `invoke sandbox.up` once the cpu image is built "
+            "(`invoke build --target cpu`; up then makes and publishes the model), "
+            "or `invoke demo`"
+        )
     return [host.inventory_entry() for host in up_now]
 
 
@@ -154,8 +162,9 @@ def _hub_problem() -> str | None:
     return serves(model.repo_id, model.revision)
 
 
-def up(count: int = DEFAULT_HOSTS, ssh_key: Path = SSH_KEY, log=print,
-       services: bool = True) -> list[SandboxHost]:
+def up(
+    count: int = DEFAULT_HOSTS, ssh_key: Path = SSH_KEY, log=print, services: bool = True
+) -> list[SandboxHost]:
     """Make hosts 1..``count`` (keeping those that run), remove hosts above ``count``, and start
     the registry and the local hub (``services``). Returns the hosts, reachable over SSH."""
     if count < 1:
@@ -176,8 +185,10 @@ def up(count: int = DEFAULT_HOSTS, ssh_key: Path = SSH_KEY, log=print,
         _install_key(containers[host.index], public_key)
     for host in wanted:
         _wait_until_ready(containers[host.index], host)
-    log(f"sandbox ready: {count} host(s); ssh -p {FIRST_SSH_PORT} -i {ssh_key} root@127.0.0.1 "
-        f"(host 1); inventory/sandbox.py lists them")
+    log(
+        f"sandbox ready: {count} host(s); ssh -p {FIRST_SSH_PORT} -i {ssh_key} root@127.0.0.1 "
+        f"(host 1); inventory/sandbox.py lists them"
+    )
     return wanted
 
 
@@ -214,8 +225,9 @@ def build_local_image(client: docker.DockerClient, tag: str, folder: Path, log) 
     base = ensure_local_base(log=log)
     log(f"building {tag} from {base}")
     try:
-        client.images.build(path=str(folder), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True,
-                            pull=False)
+        client.images.build(
+            path=str(folder), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True, pull=False
+        )
     except docker.errors.BuildError as err:
         raise SandboxError(f"building {tag} failed: {err.msg}") from err
 
@@ -256,8 +268,10 @@ def publish_model(log=print) -> bool:
         image = load_manifest(manifest_path("cpu")).tags[0]
         engine().images.get(image)
     except (FleetError, docker.errors.ImageNotFound):
-        log(f"no cpu image yet, so no {MODEL} on the local hub: `invoke build --target cpu`, "
-            "then `invoke sandbox.up` again (or `invoke demo`)")
+        log(
+            f"no cpu image yet, so no {MODEL} on the local hub: `invoke build --target cpu`, "
+            "then `invoke sandbox.up` again (or `invoke demo`)"
+        )
         return False
     build_tiny_model(image, TINY_MODEL_DIR)
     publish(TINY_MODEL_DIR, load_model(MODEL).repo_id, HUB_REPOS)
@@ -281,8 +295,10 @@ def _ensure_host(client: docker.DockerClient, host: SandboxHost, log):
     try:
         container = client.containers.get(host.container)
     except docker.errors.NotFound:
-        log(f"starting {host.container} (ssh on 127.0.0.1:{host.ssh_port}, vLLM on "
-            f"127.0.0.1:{host.vllm_port})")
+        log(
+            f"starting {host.container} (ssh on 127.0.0.1:{host.ssh_port}, vLLM on "
+            f"127.0.0.1:{host.vllm_port})"
+        )
         return _start(client, host)
     if container.status != "running":
         container.start()
@@ -295,11 +311,16 @@ def _ensure_key(key: Path) -> str:
         key.parent.mkdir(parents=True, exist_ok=True)
         private = Ed25519PrivateKey.generate()
         key.touch(mode=0o600)
-        key.write_bytes(private.private_bytes(serialization.Encoding.PEM,
-                                              serialization.PrivateFormat.OpenSSH,
-                                              serialization.NoEncryption()))
-        public = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                                   serialization.PublicFormat.OpenSSH)
+        key.write_bytes(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            )
+        )
+        public = private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
         key.with_suffix(".pub").write_text(public.decode() + " vllm-fleet-sandbox\n")
     return key.with_suffix(".pub").read_text()
 
@@ -320,8 +341,10 @@ def _start(client: docker.DockerClient, host: SandboxHost):
             "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
             ensure_volume(client, host.volume): {"bind": "/var/lib/docker", "mode": "rw"},
         },
-        ports={"22/tcp": ("127.0.0.1", host.ssh_port),
-               f"{host.vllm_port}/tcp": ("127.0.0.1", host.vllm_port)},
+        ports={
+            "22/tcp": ("127.0.0.1", host.ssh_port),
+            f"{host.vllm_port}/tcp": ("127.0.0.1", host.vllm_port),
+        },
         network=NETWORK,
         labels={LABEL: "1", INDEX_LABEL: str(host.index)},
     )
@@ -345,8 +368,10 @@ def _wait_until_ready(container, host: SandboxHost, timeout: float = 90) -> None
         if state in ("running", "degraded") and _ssh_banner(host.ssh_port):
             return
         time.sleep(1)
-    raise SandboxError(f"{host.container} not ready after {timeout:.0f} s (systemd: "
-                       f"{state or '?'}); see `docker logs {host.container}`")
+    raise SandboxError(
+        f"{host.container} not ready after {timeout:.0f} s (systemd: "
+        f"{state or '?'}); see `docker logs {host.container}`"
+    )
 
 
 def _ssh_banner(port: int) -> bool:

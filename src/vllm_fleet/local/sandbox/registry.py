@@ -67,13 +67,20 @@ def ensure_registry(client: docker.DockerClient, log=print) -> str:
         if container.status != "running":
             container.start()
     except docker.errors.NotFound:
-        log(f"starting {CONTAINER} (hosts pull from {HOST_ADDRESS}, the controller pushes to "
-            f"{LOCAL_ADDRESS})")
+        log(
+            f"starting {CONTAINER} (hosts pull from {HOST_ADDRESS}, the controller pushes to "
+            f"{LOCAL_ADDRESS})"
+        )
         client.containers.run(
-            REGISTRY_IMAGE, name=CONTAINER, hostname=CONTAINER, detach=True, network=NETWORK,
-            volumes={ensure_volume(client, VOLUME): {"bind": "/var/lib/docker-registry",
-                                                     "mode": "rw"},
-                     str(_SERVER_DIR): {"bind": "/etc/docker/registry/tls", "mode": "ro"}},
+            REGISTRY_IMAGE,
+            name=CONTAINER,
+            hostname=CONTAINER,
+            detach=True,
+            network=NETWORK,
+            volumes={
+                ensure_volume(client, VOLUME): {"bind": "/var/lib/docker-registry", "mode": "rw"},
+                str(_SERVER_DIR): {"bind": "/etc/docker/registry/tls", "mode": "ro"},
+            },
             ports={f"{PORT}/tcp": ("127.0.0.1", LOCAL_PORT)},
             labels={LABEL: "1"},
         )
@@ -90,23 +97,44 @@ def ensure_certificates() -> bool:
     _SERVER_DIR.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vllm-fleet sandbox CA")])
-    ca = (_builder(ca_name, ca_name, ca_key.public_key())
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        _builder(ca_name, ca_name, ca_key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     server_key = ec.generate_private_key(ec.SECP256R1())
     # Go's TLS (the registry, dockerd) matches names against the SAN only, never the CN.
-    names = x509.SubjectAlternativeName([
-        x509.DNSName(CONTAINER), x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    server = (_builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CONTAINER)]),
-                       ca_name, server_key.public_key())
-              .add_extension(names, critical=False)
-              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-              .sign(ca_key, hashes.SHA256()))
+    names = x509.SubjectAlternativeName(
+        [
+            x509.DNSName(CONTAINER),
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]
+    )
+    server = (
+        _builder(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CONTAINER)]),
+            ca_name,
+            server_key.public_key(),
+        )
+        .add_extension(names, critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     _write_key(_CA_KEY, ca_key)
     _write_key(_SERVER_DIR / "server.key", server_key)  # the registry runs as root
     (_SERVER_DIR / "server.crt").write_bytes(server.public_bytes(serialization.Encoding.PEM))
@@ -116,17 +144,26 @@ def ensure_certificates() -> bool:
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.CertificateBuilder:
     now = datetime.datetime.now(datetime.UTC)
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-            .public_key(public_key).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=_CERT_DAYS)))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=_CERT_DAYS))
+    )
 
 
 def _write_key(path: Path, key) -> None:
     path.touch(mode=0o600)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def _wait_until_answering(timeout: float = 30) -> None:
@@ -135,11 +172,19 @@ def _wait_until_answering(timeout: float = 30) -> None:
     last = ""
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"https://{LOCAL_ADDRESS}/v2/", timeout=2,
-                         verify=ssl.create_default_context(cafile=CA_CERT)).status_code == 200:
+            if (
+                httpx.get(
+                    f"https://{LOCAL_ADDRESS}/v2/",
+                    timeout=2,
+                    verify=ssl.create_default_context(cafile=CA_CERT),
+                ).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError as err:
             last = str(err)
         time.sleep(0.3)
-    raise RegistryError(f"{CONTAINER} did not answer at https://{LOCAL_ADDRESS}/v2/ within "
-                        f"{timeout:.0f} s ({last}); see `docker logs {CONTAINER}`")
+    raise RegistryError(
+        f"{CONTAINER} did not answer at https://{LOCAL_ADDRESS}/v2/ within "
+        f"{timeout:.0f} s ({last}); see `docker logs {CONTAINER}`"
+    )

@@ -34,8 +34,13 @@ TIMEOUT_SECONDS = 1200  # ~10-20 s on 2 cores; generous for a loaded CI machine
 _IN, _OUT = "/opt/tinymodel", "/out"
 
 
-def build_tiny_model(image: str, out_dir: Path, cases_file: Path = DEFAULT_CASES, *,
-                     log: Callable[[str], None] | None = None) -> Path:
+def build_tiny_model(
+    image: str,
+    out_dir: Path,
+    cases_file: Path = DEFAULT_CASES,
+    *,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Make (or reuse) the Kimi-format tiny model for ``cases_file`` in ``out_dir``.
 
     + image: the ``cpu`` serving image (e.g. ``vllm-fleet/cpu:0.32.0-<rev>``)
@@ -87,22 +92,29 @@ def build_digest(script: bytes, cases_json: bytes) -> str:
 def is_current(out_dir: Path, digest: str) -> bool:
     """``out_dir`` holds a complete model built from the same script and cases."""
     stamp = out_dir / HASH_FILE
-    return (stamp.is_file() and stamp.read_text().strip() == digest
-            and all((out_dir / name).is_file() for name in MODEL_FILES))
+    return (
+        stamp.is_file()
+        and stamp.read_text().strip() == digest
+        and all((out_dir / name).is_file() for name in MODEL_FILES)
+    )
 
 
 def _refuse_foreign(out_dir: Path) -> None:
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / HASH_FILE).exists():
-        raise TinyModelError(f"{out_dir} is not empty and holds no tiny model build "
-                             f"({HASH_FILE} missing); choose an empty or new folder")
+        raise TinyModelError(
+            f"{out_dir} is not empty and holds no tiny model build "
+            f"({HASH_FILE} missing); choose an empty or new folder"
+        )
 
 
-def _train_in_container(image: str, script: Path, cases: Path, out: Path,
-                        log: Callable[[str], None] | None) -> None:
+def _train_in_container(
+    image: str, script: Path, cases: Path, out: Path, log: Callable[[str], None] | None
+) -> None:
     client = engine()
     if not image_exists(client, image):  # containers.run would try to pull it from a registry
-        raise TinyModelError(f"image {image!r} not found; build it with "
-                             "`invoke build --target cpu`")
+        raise TinyModelError(
+            f"image {image!r} not found; build it with `invoke build --target cpu`"
+        )
     try:
         container = client.containers.run(
             image,

@@ -30,10 +30,20 @@ from typing import Any
 # Kimi-K2's markers. vLLM's kimi_k2 parsers match them as token ids when each is one vocabulary
 # entry, so they are added tokens here. EOS is <|im_end|>, as in Kimi.
 SPECIAL_TOKENS = [
-    "[BOS]", "[EOS]", "[UNK]", "[PAD]",
-    "<|im_end|>", "<|im_user|>", "<|im_assistant|>", "<|im_system|>", "<|im_middle|>",
-    "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>",
-    "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>",
+    "[BOS]",
+    "[EOS]",
+    "[UNK]",
+    "[PAD]",
+    "<|im_end|>",
+    "<|im_user|>",
+    "<|im_assistant|>",
+    "<|im_system|>",
+    "<|im_middle|>",
+    "<|tool_calls_section_begin|>",
+    "<|tool_calls_section_end|>",
+    "<|tool_call_begin|>",
+    "<|tool_call_argument_begin|>",
+    "<|tool_call_end|>",
 ]
 THINK_TOKENS = ["<think>", "</think>"]  # normal (non-special) added tokens, as in Kimi
 EOS = "<|im_end|>"
@@ -91,9 +101,15 @@ EXTRA_PROMPTS = ["Hello"]
 
 # Model and training. The fit criteria are what makes vLLM's CPU kernels pick the same tokens
 # as training: every target token is the top-1 by a wide logit margin (p >= 0.997).
-MODEL_SHAPE = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
-               "num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": 64,
-               "max_position_embeddings": 1024}
+MODEL_SHAPE = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "head_dim": 64,
+    "max_position_embeddings": 1024,
+}
 VOCAB_SIZE = 1024  # requested; the tiny corpus yields fewer merges
 SEED = 0
 LEARNING_RATE = 3e-3
@@ -129,8 +145,14 @@ def tool_arguments(tool: dict[str, Any], tool_result: dict[str, Any]) -> dict[st
     that has a value of the right type (city: Paris), else a placeholder of the right type."""
     params = tool["function"].get("parameters") or {}
     props = params.get("properties") or {}
-    placeholders = {"string": "example", "integer": 1, "number": 1.0, "boolean": True,
-                    "array": [], "object": {}}
+    placeholders = {
+        "string": "example",
+        "integer": 1,
+        "number": 1.0,
+        "boolean": True,
+        "array": [],
+        "object": {},
+    }
     args: dict[str, Any] = {}
     for key in params.get("required") or []:
         wanted = props.get(key, {}).get("type", "string")
@@ -140,17 +162,25 @@ def tool_arguments(tool: dict[str, Any], tool_result: dict[str, Any]) -> dict[st
 
 
 def _json_type(value: Any) -> str:
-    kinds = [(bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-             (list, "array"), (dict, "object")]
+    kinds = [
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (list, "array"),
+        (dict, "object"),
+    ]
     return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
 def tool_call_text(name: str, args: dict[str, Any]) -> str:
     """Kimi's tool-call section for one call, with JSON arguments as ``json.dumps`` writes them
     (the same text the chat template renders when vLLM hands the parsed arguments back)."""
-    return ("<|tool_calls_section_begin|><|tool_call_begin|>"
-            f"functions.{name}:0<|tool_call_argument_begin|>{json.dumps(args)}"
-            "<|tool_call_end|><|tool_calls_section_end|>")
+    return (
+        "<|tool_calls_section_begin|><|tool_call_begin|>"
+        f"functions.{name}:0<|tool_call_argument_begin|>{json.dumps(args)}"
+        "<|tool_call_end|><|tool_calls_section_end|>"
+    )
 
 
 def tool_answer(name: str, tool_result: dict[str, Any]) -> str:
@@ -170,18 +200,31 @@ def build_examples(cases: dict[str, Any]) -> list[Example]:
     tool = next(t for t in tools if t["function"]["name"] == tc["expect_tool"])
     name = tool["function"]["name"]
     args = tool_arguments(tool, tc["tool_result"])
-    call = {"id": f"functions.{name}:0", "type": "function",
-            "function": {"name": name, "arguments": args}}
-    follow_up = [*tc["messages"], {"role": "assistant", "content": "", "tool_calls": [call]},
-                 {"role": "tool", "tool_call_id": call["id"],
-                  "content": json.dumps(tc["tool_result"])}]
+    call = {
+        "id": f"functions.{name}:0",
+        "type": "function",
+        "function": {"name": name, "arguments": args},
+    }
+    follow_up = [
+        *tc["messages"],
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": json.dumps(tc["tool_result"])},
+    ]
     chat = cases["chat"]["messages"]
     examples = [
         Example("chat", chat, None, answer_for(chat)),
-        Example("reasoning", cases["reasoning"]["messages"], None,
-                answer_for(cases["reasoning"]["messages"])),
-        Example("tool_call", tc["messages"], tools,
-                think(f"I should call the {name} tool.", tool_call_text(name, args))),
+        Example(
+            "reasoning",
+            cases["reasoning"]["messages"],
+            None,
+            answer_for(cases["reasoning"]["messages"]),
+        ),
+        Example(
+            "tool_call",
+            tc["messages"],
+            tools,
+            think(f"I should call the {name} tool.", tool_call_text(name, args)),
+        ),
         Example("tool_result", follow_up, tools, tool_answer(name, tc["tool_result"])),
         Example("chat_with_tools", chat, tools, answer_for(chat)),
     ]
@@ -208,8 +251,9 @@ def _unique(examples: list[Example]) -> list[Example]:
 
 def render_prompt(tokenizer: Any, ex: Example) -> str:
     """The prompt text exactly as vLLM renders it (generation prompt added, tools as dicts)."""
-    return tokenizer.apply_chat_template(ex.messages, tools=ex.tools, tokenize=False,
-                                         add_generation_prompt=True)
+    return tokenizer.apply_chat_template(
+        ex.messages, tools=ex.tools, tokenize=False, add_generation_prompt=True
+    )
 
 
 def make_tokenizer(examples: list[Example]) -> Any:
@@ -220,17 +264,24 @@ def make_tokenizer(examples: list[Example]) -> Any:
     raw = Tokenizer(models.BPE(unk_token="[UNK]"))
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     bare = PreTrainedTokenizerFast(tokenizer_object=raw)
     bare.chat_template = CHAT_TEMPLATE
     corpus = [render_prompt(bare, ex) + ex.target for ex in examples]
     raw.train_from_iterator(corpus, trainer=trainer)
     raw.add_tokens([AddedToken(t, special=False, normalized=False) for t in THINK_TOKENS])
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw, bos_token="[BOS]", eos_token=EOS, unk_token="[UNK]",
-        pad_token="[PAD]", extra_special_tokens=SPECIAL_TOKENS[4:],
+        tokenizer_object=raw,
+        bos_token="[BOS]",
+        eos_token=EOS,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        extra_special_tokens=SPECIAL_TOKENS[4:],
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.model_max_length = MODEL_SHAPE["max_position_embeddings"]
@@ -265,7 +316,7 @@ def make_batch(pairs: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[A
         seq = prompt + target
         ids[row, : len(seq)] = torch.tensor(seq)
         mask[row, : len(seq)] = 1
-        labels[row, len(prompt): len(seq)] = torch.tensor(target)
+        labels[row, len(prompt) : len(seq)] = torch.tensor(target)
     return ids, mask, labels
 
 
@@ -292,9 +343,12 @@ def train(tokenizer: Any, pairs: list[tuple[list[int], list[int]]], log: Any) ->
 
     torch.manual_seed(SEED)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False, **MODEL_SHAPE,
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+        **MODEL_SHAPE,
     )
     model = LlamaForCausalLM(config)
     ids, mask, labels = make_batch(pairs, tokenizer.pad_token_id)
@@ -314,20 +368,33 @@ def train(tokenizer: Any, pairs: list[tuple[list[int], list[int]]], log: Any) ->
     raise SystemExit(f"did not fit in {MAX_STEPS} steps (loss {out.loss.item():.5f})")
 
 
-def save(out: Path, tokenizer: Any, model: Any, examples: list[Example],
-         pairs: list[tuple[list[int], list[int]]]) -> None:
+def save(
+    out: Path,
+    tokenizer: Any,
+    model: Any,
+    examples: list[Example],
+    pairs: list[tuple[list[int], list[int]]],
+) -> None:
     """Write the model folder vLLM serves, and the training cases for whoever debugs it."""
     from transformers import GenerationConfig
 
     model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    record = [{"name": ex.name, "messages": ex.messages, "tools": ex.tools, "target": ex.target,
-               "prompt_token_ids": prompt}
-              for ex, (prompt, _t) in zip(examples, pairs, strict=True)]
+    record = [
+        {
+            "name": ex.name,
+            "messages": ex.messages,
+            "tools": ex.tools,
+            "target": ex.target,
+            "prompt_token_ids": prompt,
+        }
+        for ex, (prompt, _t) in zip(examples, pairs, strict=True)
+    ]
     (out / "smoke_cases.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
@@ -348,8 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     examples = build_examples(json.loads(args.cases.read_text()))
     tokenizer = make_tokenizer(examples)
     pairs = encode_examples(tokenizer, examples)
-    log(f"{len(examples)} conversations, vocabulary {len(tokenizer)}, "
-        f"longest {max(len(p) + len(t) for p, t in pairs)} tokens")
+    log(
+        f"{len(examples)} conversations, vocabulary {len(tokenizer)}, "
+        f"longest {max(len(p) + len(t) for p, t in pairs)} tokens"
+    )
     model = train(tokenizer, pairs, log)
     save(args.out, tokenizer, model, examples, pairs)
     log(f"saved to {args.out}")
