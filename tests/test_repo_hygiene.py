@@ -12,21 +12,39 @@ BIN = Path(sys.executable).parent
 
 
 def _tracked(*patterns: str) -> list[str]:
-    return subprocess.run(["git", "ls-files", *patterns], cwd=REPO_ROOT, capture_output=True,
-                          text=True, check=True).stdout.split()
+    return subprocess.run(
+        ["git", "ls-files", *patterns], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
 
 
 def test_ruff_is_clean_on_every_python_file() -> None:
     """inventory/, deploy/, benchmarks/ and tasks.py included, not only the package."""
-    proc = subprocess.run([BIN / "ruff", "check", "--no-cache", *_tracked("*.py")],
-                          cwd=REPO_ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [BIN / "ruff", "check", "--no-cache", *_tracked("*.py")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_format_is_clean_on_every_python_file() -> None:
+    proc = subprocess.run(
+        [BIN / "ruff", "format", "--check", "--no-cache", *_tracked("*.py")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_yamllint_is_clean_on_every_yaml_file() -> None:
-    proc = subprocess.run([BIN / "yamllint", "--strict", "-c", ".yamllint.yaml",
-                           *_tracked("*.yaml", "*.yml")],
-                          cwd=REPO_ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [BIN / "yamllint", "--strict", "-c", ".yamllint.yaml", *_tracked("*.yaml", "*.yml")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
