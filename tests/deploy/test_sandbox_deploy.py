@@ -83,9 +83,11 @@ def test_host_state(deployment: Deployment, host) -> None:
     assert unit.mode == 0o644 and "Type=exec" in unit.content_string
     secrets_dir = host.file("/etc/vllm-fleet")
     assert secrets_dir.is_directory and secrets_dir.mode == 0o700 and secrets_dir.user == "root"
-    for name in ("hf-token", "vllm-api-key"):
+    # The HF token is the deploy's alone; the API key is read by the server's user too (in a
+    # container: root:root 0640, so a --non-root image, group 0, can read it).
+    for name, mode in (("hf-token", 0o600), ("vllm-api-key", 0o640)):
         credential = host.file(f"/etc/vllm-fleet/{name}")
-        assert (credential.mode, credential.user, credential.group) == (0o600, "root", "root")
+        assert (credential.mode, credential.user, credential.group) == (mode, "root", "root")
     assert host.file("/etc/docker/daemon.json").contains('"max-size": "100m"')
     # Pulled as production pulls: by digest, from the registry, over TLS with the sandbox CA.
     assert f"pull {registry.HOST_ADDRESS}/vllm-fleet/cpu@sha256:" in unit.content_string
