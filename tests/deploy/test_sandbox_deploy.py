@@ -177,7 +177,7 @@ def test_a_changed_spec_restarts_once(deployment: Deployment, host) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("gpu_vendor=intel", r"gpu_vendor: unknown gpu vendor 'intel'; valid: amd, none, nvidia"),
+        ("gpu_vendor=intel", r"gpu_vendor: 'intel' is not valid; valid: nvidia, amd, none"),
         ("vllm_port=70000", r"vllm_port: 70000 is not a TCP port \(1-65535\)"),
         ("profile=throughput", r"profile .*throughput"),
         ("vllm_unit_name=../evil", r"vllm_unit_name: '\.\./evil' is not a valid unit name"),
