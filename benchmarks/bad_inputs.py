@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import importlib.util
 import io
 import os
@@ -83,21 +84,6 @@ CLI = [
     ["bench.compare", "no.json", "no.json", "--chart", "/nonexistent/dir/x.png"],
     ["plan", "--inventory", "no/such.py"],
     ["render", "--target", "tpu"],
-]
-HELP_TASKS = [
-    "base-image",
-    "build",
-    "demo",
-    "lint",
-    "plan",
-    "push",
-    "render",
-    "smoke",
-    "bench",
-    "bench.compare",
-    "eval",
-    "sandbox.down",
-    "sandbox.up",
 ]
 
 
@@ -177,18 +163,24 @@ def try_env() -> list[Outcome]:
     return out
 
 
-def run_invoke(args: list[str]) -> tuple[int, str, str]:
+@functools.cache
+def tasks_namespace():
+    """tasks.py's collection, loaded once: what `invoke` runs, and the list of every task."""
     spec = importlib.util.spec_from_file_location("fleet_tasks", REPO_ROOT / "tasks.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module.ns
+
+
+def run_invoke(args: list[str]) -> tuple[int, str, str]:
     from invoke import Program
 
     out, err = io.StringIO(), io.StringIO()
     code = 0
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            Program(namespace=module.ns, name="invoke", binary="inv[oke]").run(
+            Program(namespace=tasks_namespace(), name="invoke", binary="inv[oke]").run(
                 ["invoke", *args], exit=True
             )
     except SystemExit as exit_:
@@ -211,7 +203,7 @@ def try_cli() -> list[Outcome]:
         else:
             one_line = len(err.strip().splitlines()) == 1
             out.append(Outcome(case, "clear" if one_line else "vague", err.strip()[:160]))
-    for task in HELP_TASKS:
+    for task in sorted(tasks_namespace().task_names):
         code, stdout, err = run_invoke([task, "--help"])
         ok = code == 0 and stdout.startswith("Usage:") and not err
         out.append(
