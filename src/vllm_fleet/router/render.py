@@ -4,7 +4,7 @@ worker list and HAProxy's configuration (templates/). Deterministic: same spec, 
 from __future__ import annotations
 
 from vllm_fleet.router.spec import RouterSpec
-from vllm_fleet.serving.units import render_template
+from vllm_fleet.serving.units import argv_groups, render_template
 
 
 def router_unit(spec: RouterSpec) -> str:
@@ -13,7 +13,7 @@ def router_unit(spec: RouterSpec) -> str:
         spec=spec,
         s=spec.settings,
         header=_header(spec),
-        exec_start=_groups(spec.argv()),
+        exec_start=argv_groups(spec.argv()),
     )
 
 
@@ -23,7 +23,7 @@ def workers_unit(spec: RouterSpec) -> str:
         spec=spec,
         s=spec.settings,
         header=_header(spec),
-        exec_start=_groups(spec.gate_argv()),
+        exec_start=argv_groups(spec.gate_argv()),
     )
 
 
@@ -44,17 +44,6 @@ def workers_file(spec: RouterSpec) -> str:
             else f"{worker.url}  # {worker.host}"
         )
     return "\n".join(lines) + "\n"
-
-
-def _groups(argv: list[str]) -> list[list[str]]:
-    """Each option with its value on a line of its own, as the serving units do."""
-    groups: list[list[str]] = []
-    for arg in argv:
-        if not groups or arg.startswith("-"):
-            groups.append([arg])
-        else:
-            groups[-1].append(arg)
-    return groups
 
 
 def _header(spec: RouterSpec) -> str:

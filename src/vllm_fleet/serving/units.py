@@ -74,9 +74,9 @@ def _container_groups(spec: ServeSpec, group_ids: dict[str, int]) -> list[list[s
     if secrets:
         script = _secret_prelude([(c.env, c.container_path) for c in secrets])
         head = [["--entrypoint", SHELL], [spec.image or ""], ["-c", script]]
-        return groups + head + _argv_groups(list(spec.argv))
+        return groups + head + argv_groups(list(spec.argv))
     head = [["--entrypoint", spec.argv[0]], [spec.image or ""]]
-    return groups + head + _argv_groups(list(spec.argv[1:]))
+    return groups + head + argv_groups(list(spec.argv[1:]))
 
 
 def _venv_groups(spec: ServeSpec) -> list[list[str]]:
@@ -84,15 +84,15 @@ def _venv_groups(spec: ServeSpec) -> list[list[str]]:
     argv = [f"{spec.unit.venv_dir}/bin/{spec.argv[0]}", *spec.argv[1:]]
     secrets = spec.service_credentials
     if not secrets:
-        return _argv_groups(argv)
+        return argv_groups(argv)
     # The service account reads the key file itself (root:<account> 0640, written by the
     # deploy), as the container runtime does through its read-only mount. (LoadCredential= was
     # tried: in the sandbox's containerised systemd 252 it left $CREDENTIALS_DIRECTORY empty.)
     files = [(c.env, c.host_path) for c in secrets]
-    return [[SHELL], ["-c", _secret_prelude(files)], *_argv_groups(argv)]
+    return [[SHELL], ["-c", _secret_prelude(files)], *argv_groups(argv)]
 
 
-def _argv_groups(argv: list[str]) -> list[list[str]]:
+def argv_groups(argv: list[str]) -> list[list[str]]:
     """Leading words together, then each option with the values that follow it."""
     groups: list[list[str]] = []
     for arg in argv:
