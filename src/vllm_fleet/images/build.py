@@ -123,19 +123,6 @@ def build_image(
     return result
 
 
-def push_image(tags: list[str], log: Log = print) -> list[str]:
-    """Push every tag; return the image's repo digests afterwards."""
-    client = engine()
-    for tag in tags:
-        repository, _, name = tag.rpartition(":")
-        for chunk in client.api.push(repository, tag=name, stream=True, decode=True):
-            if "error" in chunk:
-                raise BuildError(tag, f"push failed: {chunk['error']}")
-            if chunk.get("status") and chunk.get("id") is None:
-                log(f"push {tag}: {chunk['status']}")
-    return list(client.images.get(tags[0]).attrs.get("RepoDigests") or [])
-
-
 def follow(
     chunk: dict, result: BuildResult, target: str, log: Log, progress: Progress | None = None
 ) -> None:
