@@ -1,6 +1,7 @@
 """Defaults for the local sandbox hosts (inventory/sandbox.py): no GPU, the tiny CPU model."""
 
 from vllm_fleet.local import sandbox as _sandbox
+from vllm_fleet.local.hub import container as _hub
 from vllm_fleet.local.sandbox import registry as _registry
 
 gpu_vendor = "none"
@@ -24,7 +25,7 @@ image_registry_push_address = _registry.LOCAL_ADDRESS
 image_registry_ca = str(_registry.CA_CERT)
 
 # The local hub container on the sandbox network (vllm_fleet.local.hub), standing in for the Hub.
-hf_endpoint = "http://vllm-fleet-hub:8080"
+hf_endpoint = _hub.HUB_URL
 # The tiny model loads in under a minute on the CPU.
 ready_timeout_s = 300
 

@@ -24,6 +24,8 @@ from vllm_fleet.paths import BUILD_DIR
 
 HUB_CONTAINER = "vllm-fleet-hub"
 HUB_PORT = 8080
+# Where the sandbox hosts reach it (by name, on the sandbox network): their hf_endpoint.
+HUB_URL = f"http://{HUB_CONTAINER}:{HUB_PORT}"
 SERVER_SCRIPT = Path(__file__).with_name("server.py")
 # What `invoke sandbox.up` and the demo serve: build/hub/<org>/<name>, on this loopback port.
 HUB_REPOS = BUILD_DIR / "hub"
@@ -43,9 +45,7 @@ class HubContainer:
 def ensure_hub(repos: Path | None = None, local_port: int | None = None, log=print) -> HubContainer:
     """The hub serving ``repos`` (default HUB_REPOS), started unless it already runs."""
     repos, local_port = repos or HUB_REPOS, local_port or HUB_LOCAL_PORT
-    hub = HubContainer(
-        url=f"http://{HUB_CONTAINER}:{HUB_PORT}", local_url=f"http://127.0.0.1:{local_port}"
-    )
+    hub = HubContainer(url=HUB_URL, local_url=f"http://127.0.0.1:{local_port}")
     try:
         running = engine().containers.get(HUB_CONTAINER).status == "running"
     except docker.errors.NotFound:
@@ -94,9 +94,7 @@ def start_hub(
         ports={f"{HUB_PORT}/tcp": ("127.0.0.1", local_port)},
         labels={LABEL: "1"},
     )
-    hub = HubContainer(
-        url=f"http://{HUB_CONTAINER}:{HUB_PORT}", local_url=f"http://127.0.0.1:{local_port}"
-    )
+    hub = HubContainer(url=HUB_URL, local_url=f"http://127.0.0.1:{local_port}")
     _wait(hub)
     log(f"local hub serving {repos} at {hub.url}")
     return hub
