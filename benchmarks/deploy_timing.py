@@ -17,38 +17,22 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 
+from sandbox_deploy import deploy
 from vllm_fleet.images.push import push_target
 from vllm_fleet.local import sandbox
 from vllm_fleet.local.demo import build_cpu_image
 from vllm_fleet.local.sandbox import registry
-from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
+from vllm_fleet.paths import INVENTORY_DIR
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.units import command
 
-PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 HEALTH = f"{sandbox.SandboxHost(1).url}/health"
 COMPILE = 'serve_flags={"enforce-eager": false}'
-
-
-def deploy(*extra: str) -> float:
-    started = time.monotonic()
-    proc = subprocess.run(
-        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *extra],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"deploy {' '.join(extra)} failed:\n{proc.stdout[-3000:]}")
-    return time.monotonic() - started
 
 
 def on_host(script: str) -> None:

@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from sandbox_deploy import deploy, limited_to
 from vllm_fleet.images.push import push_target
 from vllm_fleet.local import sandbox
 from vllm_fleet.local.demo import build_cpu_image
 from vllm_fleet.local.sandbox import registry
-from vllm_fleet.paths import REPO_ROOT
-
-PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 
 
 def quiet(_line: str) -> None:
@@ -36,22 +31,6 @@ def quiet(_line: str) -> None:
 def timed(action: Callable[[], object]) -> float:
     started = time.monotonic()
     action()
-    return time.monotonic() - started
-
-
-def deploy(*hosts: str) -> float:
-    """One `pyinfra inventory/sandbox.py deploy/serve.py` (limited to ``hosts`` if given)."""
-    limits = [arg for name in hosts for arg in ("--limit", name)]
-    started = time.monotonic()
-    proc = subprocess.run(
-        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *limits],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"deploy {' '.join(hosts) or 'every host'} failed:\n{proc.stdout[-3000:]}")
     return time.monotonic() - started
 
 
@@ -78,10 +57,12 @@ def main() -> None:
         )
         rows.append(("first deploy, 1 host", deploy()))
         rows.append(("sandbox.up --hosts 4 (adds 3)", timed(lambda: sandbox.up(4, log=quiet))))
-        rows.append(("first deploy, 3 hosts", deploy("sandbox-2", "sandbox-3", "sandbox-4")))
+        rows.append(
+            ("first deploy, 3 hosts", deploy(*limited_to("sandbox-2", "sandbox-3", "sandbox-4")))
+        )
         one, four = [], []
         for _ in range(repeat):  # interleaved, so both see the same machine load
-            one.append(deploy("sandbox-1"))
+            one.append(deploy(*limited_to("sandbox-1")))
             four.append(deploy())
         rows += [
             ("no-op redeploy, 1 host (median)", statistics.median(one)),

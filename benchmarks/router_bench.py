@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from smoke_timing import newest_cpu_image
-
 from vllm_fixtures import SERVED_NAME, start_server
 from vllm_fleet.bench.presets import get_preset
 from vllm_fleet.bench.runner import run_bench

@@ -1,0 +1,36 @@
+"""How the benchmarks run the operator's deploy on the sandbox: `pyinfra inventory/sandbox.py
+deploy/serve.py -y` with the given options, timed; a failed run stops the benchmark with the
+end of pyinfra's output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vllm_fleet.paths import REPO_ROOT
+
+PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+
+
+def deploy(*options: str, env: dict[str, str] | None = None) -> float:
+    """Seconds the deploy took."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *options],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"deploy {' '.join(options)} failed:\n{proc.stdout[-3000:]}")
+    return time.monotonic() - started
+
+
+def limited_to(*hosts: str) -> list[str]:
+    """pyinfra's options that limit a run to ``hosts`` (none: every host that is up)."""
+    return [arg for name in hosts for arg in ("--limit", name)]
