@@ -64,3 +64,43 @@ def test_a_host_that_serves_no_model_is_left_alone(tmp_path: Path) -> None:
     assert result.returncode == 0, output
     assert "serves no model (no `model` in its host data)" in output
     assert operations(output) == {}
+
+
+# A venv host on the second deploy: the venv and the weights are in place (the fake connector
+# answers the venv check and the HubSnapshot fact), so only the data folders' owner is in question.
+VENV_REDEPLOY = {
+    "uname -s": "Linux",
+    "command -v useradd": "/usr/sbin/useradd",
+    "bin/vllm && echo yes": "yes",
+    'echo "commit $r"': ["commit 612681931a8c906ddb349f8ad0f582cb552189cd", "checked"],
+}
+CHOWN = "chown -R vllm:vllm /var/lib/vllm-fleet/huggingface /var/lib/vllm-fleet/vllm-cache"
+
+
+def _venv_redeploy(tmp_path: Path, foreign: list[str]) -> tuple[dict[str, list[str]], str]:
+    responses = {**VENV_REDEPLOY, "! -user vllm": foreign}
+    inventory = write_inventory(
+        tmp_path, "nvidia_h200", "h200-01", "ubuntu-24.04", {"runtime": "venv"}, responses
+    )
+    result = run_deploy(inventory)
+    output = result.stdout + result.stderr
+    return operations(output), output
+
+
+def test_venv_redeploy_gives_back_a_file_another_account_wrote(tmp_path: Path) -> None:
+    """The one foreign file the check found is named, so a redeploy that keeps changing says
+    which file some other process keeps writing."""
+    ops, output = _venv_redeploy(tmp_path, ["root:root /var/lib/vllm-fleet/vllm-cache/x.json"])
+    name = (
+        "Model weights | /var/lib/vllm-fleet/huggingface, /var/lib/vllm-fleet/vllm-cache "
+        "owned by vllm"
+    )
+    assert ops[name] == [CHOWN], output[-3000:]
+    assert "root:root /var/lib/vllm-fleet/vllm-cache/x.json is not vllm's" in output
+    assert not any("Download" in op for op in ops)
+
+
+def test_venv_redeploy_leaves_folders_the_account_owns(tmp_path: Path) -> None:
+    ops, output = _venv_redeploy(tmp_path, [])
+    assert not any(CHOWN in command for commands in ops.values() for command in commands), ops
+    assert "is not vllm's" not in output

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
@@ -49,10 +49,14 @@ def own_data_folders(folders: tuple[str, ...], *, after=None) -> None:
     # Symbolic links (the HF cache's snapshots/ point into blobs/) keep root as owner: their
     # ownership grants nothing, and chown -R leaves them, so they are not counted.
     foreign = host.get_fact(
-        Command, f"find {quoted} ! -type l ! -user {user} -print -quit 2>/dev/null || true"
+        Command,
+        f"find {quoted} ! -type l ! -user {user} -printf '%u:%g %p\\n' -quit 2>/dev/null || true",
     )
     command = f"chown -R {user}:{user} {quoted}"
     if foreign:
+        # Named in the output: on a host already deployed, this change means something writes
+        # into the server's folders as another account, and the next run will chown again.
+        logger.info(f"    [{host.name}] {foreign} is not {user}'s: giving the folders back")
         server.shell(name=f"{', '.join(folders)} owned by {user}", commands=[command])
     elif after is not None:
         server.shell(
