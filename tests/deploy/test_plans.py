@@ -71,14 +71,19 @@ def test_a_host_that_serves_no_model_is_left_alone(tmp_path: Path) -> None:
 VENV_REDEPLOY = {
     "uname -s": "Linux",
     "command -v useradd": "/usr/sbin/useradd",
+    "id -u vllm": "999",
     "bin/vllm && echo yes": "yes",
     'echo "commit $r"': ["commit 612681931a8c906ddb349f8ad0f582cb552189cd", "checked"],
 }
 CHOWN = "chown -R vllm:vllm /var/lib/vllm-fleet/huggingface /var/lib/vllm-fleet/vllm-cache"
 
 
-def _venv_redeploy(tmp_path: Path, foreign: list[str]) -> tuple[dict[str, list[str]], str]:
+def _venv_redeploy(
+    tmp_path: Path, foreign: list[str], account: bool = True
+) -> tuple[dict[str, list[str]], str]:
     responses = {**VENV_REDEPLOY, "! -user vllm": foreign}
+    if not account:
+        del responses["id -u vllm"]
     inventory = write_inventory(
         tmp_path, "nvidia_h200", "h200-01", "ubuntu-24.04", {"runtime": "venv"}, responses
     )
@@ -96,11 +101,22 @@ def test_venv_redeploy_gives_back_a_file_another_account_wrote(tmp_path: Path) -
         "owned by vllm"
     )
     assert ops[name] == [CHOWN], output[-3000:]
-    assert "root:root /var/lib/vllm-fleet/vllm-cache/x.json is not vllm's" in output
+    assert "not vllm's: root:root /var/lib/vllm-fleet/vllm-cache/x.json" in output
     assert not any("Download" in op for op in ops)
 
 
 def test_venv_redeploy_leaves_folders_the_account_owns(tmp_path: Path) -> None:
     ops, output = _venv_redeploy(tmp_path, [])
     assert not any(CHOWN in command for commands in ops.values() for command in commands), ops
-    assert "is not vllm's" not in output
+    assert "not vllm's" not in output
+
+
+def test_a_new_account_gets_the_folders_an_earlier_runtime_filled(tmp_path: Path) -> None:
+    """A container host moving to the venv runtime: weights complete, the account not there yet
+    when facts are read (it is created later in the run). `find ! -user vllm` cannot answer for
+    an unknown account, so the deploy does not ask it and gives the folders to the new account
+    in this run, not in the next one (which was then not a no-op)."""
+    ops, output = _venv_redeploy(tmp_path, [], account=False)
+    assert any(commands == [CHOWN] for commands in ops.values()), ops
+    assert "not vllm's: (account vllm created in this run)" in output
+    assert "! -user vllm" not in output  # not asked while the account does not exist

@@ -46,17 +46,12 @@ def own_data_folders(folders: tuple[str, ...], *, after=None) -> None:
         return
     user = confinement.user
     quoted = " ".join(shlex.quote(f) for f in folders)
-    # Symbolic links (the HF cache's snapshots/ point into blobs/) keep root as owner: their
-    # ownership grants nothing, and chown -R leaves them, so they are not counted.
-    foreign = host.get_fact(
-        Command,
-        f"find {quoted} ! -type l ! -user {user} -printf '%u:%g %p\\n' -quit 2>/dev/null || true",
-    )
+    foreign = _not_owned_by(user, quoted)
     command = f"chown -R {user}:{user} {quoted}"
     if foreign:
         # Named in the output: on a host already deployed, this change means something writes
         # into the server's folders as another account, and the next run will chown again.
-        logger.info(f"    [{host.name}] {foreign} is not {user}'s: giving the folders back")
+        logger.info(f"    [{host.name}] not {user}'s: {foreign}; giving the folders back")
         server.shell(name=f"{', '.join(folders)} owned by {user}", commands=[command])
     elif after is not None:
         server.shell(
@@ -64,3 +59,25 @@ def own_data_folders(folders: tuple[str, ...], *, after=None) -> None:
             commands=[command],
             _if=after.did_change,
         )
+
+
+def _not_owned_by(user: str, quoted_folders: str) -> str:
+    """The first thing under the folders that ``user`` does not own ("owner:group path"), or ""
+    when it owns them all.
+
+    Facts are read before any operation runs, so on the first venv deploy the account does not
+    exist yet (install_service_account creates it later in the same run). `find ! -user NAME`
+    with an unknown NAME is an error, not a match: asked then, the check saw nothing foreign,
+    the folders an earlier runtime filled as root stayed root's, and only the second deploy gave
+    them to the account (a second run that was not a no-op). An account still to be created owns
+    nothing, so everything in the folders is foreign.
+    """
+    if not host.get_fact(Command, f"id -u {shlex.quote(user)} 2>/dev/null || true"):
+        return f"(account {user} created in this run)"
+    # Symbolic links (the HF cache's snapshots/ point into blobs/) keep root as owner: their
+    # ownership grants nothing, and chown -R leaves them, so they are not counted.
+    return host.get_fact(
+        Command,
+        f"find {quoted_folders} ! -type l ! -user {shlex.quote(user)} "
+        "-printf '%u:%g %p\\n' -quit 2>/dev/null || true",
+    )
