@@ -76,8 +76,9 @@ def test_venv_server_runs_confined(venv_deployment: Deployment, host) -> None:
 
 
 @pytest.mark.xfail(
-    reason="known regression, found by the pre-landing run after the issue 11/12/13 merges: a "
-    "second venv deploy changes something again; not yet diagnosed (issue 12's closing note)",
+    reason="known regression: the first venv deploy read file owners before the vllm account "
+    "existed, so the second chowned them (fixed in deploy/account.py; kept expected-to-fail "
+    "until a sandbox run confirms the fix, issue 12)",
     strict=False,
 )
 def test_venv_second_deploy_changes_nothing(venv_deployment: Deployment, host) -> None:
