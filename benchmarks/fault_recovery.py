@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
+from sandbox_deploy import deploy
 from vllm_fleet.images.push import push_target
 from vllm_fleet.local import faults, sandbox
 from vllm_fleet.local.demo import (
@@ -36,25 +33,9 @@ from vllm_fleet.local.demo import (
 from vllm_fleet.local.hub.container import ensure_hub
 from vllm_fleet.local.sandbox import registry
 from vllm_fleet.local.tinymodel.build import build_tiny_model
-from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR, REPO_ROOT
+from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
-
-PYINFRA = str(Path(sys.executable).parent / "pyinfra")
-
-
-def deploy(api_key: str) -> None:
-    env = {**os.environ, "VLLM_API_KEY": api_key}
-    proc = subprocess.run(
-        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"deploy failed:\n{proc.stdout[-3000:]}")
 
 
 def measure(rounds: int, api_key: str, model: str) -> dict:
@@ -106,7 +87,7 @@ def main() -> None:
     ensure_hub(HUB_REPOS, HUB_LOCAL_PORT, log=quiet)
     api_key = f"sk-bench{secrets.token_hex(8)}"
     try:
-        deploy(api_key)
+        deploy(env={"VLLM_API_KEY": api_key})
         faults.wait_healthy(600)
         time.sleep(10)  # let the watchdog see the server healthy once
         results = measure(args.rounds, api_key, spec.served_model_name)

@@ -27,7 +27,8 @@ def deploy(*options: str, env: dict[str, str] | None = None) -> float:
         text=True,
     )
     if proc.returncode != 0:
-        raise SystemExit(f"deploy {' '.join(options)} failed:\n{proc.stdout[-3000:]}")
+        what = " ".join(options) or "(every host)"
+        raise SystemExit(f"deploy {what} failed:\n{proc.stdout[-3000:]}")
     return time.monotonic() - started
 
 
