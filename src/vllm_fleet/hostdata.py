@@ -491,11 +491,6 @@ class HostSettings:
         9100,
         check=tcp_port,
     )
-    router_metrics_port: int = key(
-        "A router's Prometheus port (vllm-router --prometheus-port; its default is 29000).",
-        29000,
-        check=tcp_port,
-    )
     monitored_units: list[str] = key(
         "systemd units besides the vLLM unit whose state and "
         "restarts the node exporter reports (e.g. a router's).",

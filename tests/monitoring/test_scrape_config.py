@@ -73,7 +73,7 @@ def test_one_job_per_kind_one_target_per_host(tmp_path: Path) -> None:
     }
     assert jobs == {
         "vllm": [("h200-01", "h200-01:8000"), ("mi300x-01", "10.0.0.12:8001")],
-        "vllm-router": [("router-01", "router-01:29000")],
+        "vllm-router": [("router-01", "router-01:8080")],  # HAProxy's /metrics
         "node": [
             ("h200-01", "h200-01:9100"),
             ("mi300x-01", "10.0.0.12:9100"),
@@ -89,7 +89,7 @@ def test_one_job_per_kind_one_target_per_host(tmp_path: Path) -> None:
 
 
 def test_scrape_targets_lists_what_the_monitoring_host_scrapes() -> None:
-    assert ("vllm-router", "router-01", "router-01:29000") in scrape_targets(_fleet())
+    assert ("vllm-router", "router-01", "router-01:8080") in scrape_targets(_fleet())
 
 
 def test_basic_auth_scrapes_itself_with_a_password_file(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ One scrape job per kind of target, one static target per host, each labelled wit
 inventory name (``host``) so that alerts and dashboards name hosts as the inventory does:
 
 - ``vllm``: every host that serves a model, ``<address>:<vllm_port>/metrics``;
-- ``vllm-router``: every host of the ``routers`` group, ``<address>:<router_metrics_port>``;
+- ``vllm-router``: every host of the ``routers`` group, ``<address>:<router_port>/metrics``
+  (HAProxy serves vllm-router's exporter there; the exporter itself listens on the router
+  host's loopback only);
 - ``node``: every host, Debian's prometheus-node-exporter on ``node_exporter_port``;
 - ``dcgm`` / ``amd-gpu``: NVIDIA hosts' DCGM exporter, AMD hosts' device metrics exporter;
 - ``prometheus``: Prometheus itself.
@@ -33,7 +35,7 @@ SELF_PASSWORD_FILE = "/etc/prometheus/vllm-fleet-self.password"
 
 JOBS: list[tuple[str, Callable[[FleetHost], bool], Callable[[FleetHost], int]]] = [
     ("vllm", lambda h: h.serves, lambda h: h.settings.vllm_port),
-    ("vllm-router", lambda h: h.is_router, lambda h: h.settings.router_metrics_port),
+    ("vllm-router", lambda h: h.is_router, lambda h: h.settings.router_port),
     ("node", lambda h: True, lambda h: h.settings.node_exporter_port),
     ("dcgm", lambda h: h.settings.gpu_vendor == "nvidia", lambda h: h.settings.dcgm_exporter_port),
     (

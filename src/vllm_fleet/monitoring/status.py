@@ -30,6 +30,7 @@ from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import HostSettings, settings_for
 from vllm_fleet.monitoring.fleet import MONITORING_GROUP, ROUTER_GROUP, monitored_units
 from vllm_fleet.monitoring.fleet import FleetHost as _FleetHost
+from vllm_fleet.router.spec import client_url, worker_url
 from vllm_fleet.serving.inventory import HostData, load_inventory, pyinfra_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.secretnames import secrets_present
@@ -279,7 +280,7 @@ def fleet_status(inventory: Path, manifest_dir: Path) -> list[HostStatus]:
             for name in specs
         }
         router_reads = {
-            name: pool.submit(read_router_workers, client, _router_url(settings[name], name))
+            name: pool.submit(read_router_workers, client, client_url(name, settings[name]))
             for name in router_names
         }
         servers = {name: future.result() for name, future in server_reads.items()}
@@ -298,9 +299,7 @@ def fleet_status(inventory: Path, manifest_dir: Path) -> list[HostStatus]:
         if host.name in router_workers:
             _router_row(row, router_workers[host.name])
         if specs[host.name] is not None and settings[host.name] is not None:
-            _membership(
-                row, _server_url(specs[host.name], settings[host.name], host.name), router_workers
-            )
+            _membership(row, worker_url(host.name, settings[host.name]), router_workers)
     return [rows[h.name] for h in hosts]
 
 
@@ -334,10 +333,6 @@ def _plan_row(planner: Planner, host: HostData):
 
 def _server_url(spec: ServeSpec, settings: HostSettings, name: str) -> str:
     return (settings.vllm_url or f"http://{name}:{spec.port}").rstrip("/")
-
-
-def _router_url(settings: HostSettings, name: str) -> str:
-    return f"http://{settings.scrape_address or name}:{settings.router_metrics_port}"
 
 
 def _read_if_serving(

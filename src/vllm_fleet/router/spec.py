@@ -179,13 +179,12 @@ def _resolve(
         )
     (model,) = models
     workers = tuple(
-        Worker(m.name, _worker_url(m, settings[m.name]), settings[m.name].router_drain)
+        Worker(m.name, worker_url(m.name, settings[m.name]), settings[m.name].router_drain)
         for m in members
     )
-    url = (s.router_url or f"http://{router.name}:{s.router_port}").rstrip("/")
     return RouterSpec(
         host=router.name,
-        url=url,
+        url=client_url(router.name, s),
         model=model,
         pool=pool_name,
         workers=workers,
@@ -225,8 +224,14 @@ def _pool(
     return s.router_pool, members
 
 
-def _worker_url(host: HostData, s: HostSettings) -> str:
-    return (s.worker_url or f"http://{host.name}:{s.vllm_port}").rstrip("/")
+def worker_url(name: str, s: HostSettings) -> str:
+    """Where routers reach serving host ``name``."""
+    return (s.worker_url or f"http://{name}:{s.vllm_port}").rstrip("/")
+
+
+def client_url(name: str, s: HostSettings) -> str:
+    """Where clients reach router host ``name`` (HAProxy; it also serves the router's /metrics)."""
+    return (s.router_url or f"http://{name}:{s.router_port}").rstrip("/")
 
 
 def _check_addresses(specs: list[RouterSpec], by_name: dict[str, HostData]) -> None:
