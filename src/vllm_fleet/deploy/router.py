@@ -10,6 +10,7 @@ serving), then the units start or restart only when what they read changed.
 from __future__ import annotations
 
 import io
+import shlex
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from pyinfra.operations import apt, files, pip, python, server, systemd
 from pyinfra.operations.util import any_changed
 
 from vllm_fleet.deploy.credentials import read_secret
+from vllm_fleet.deploy.site import put_site_ca_bundle
 from vllm_fleet.router import render, router_workers
 from vllm_fleet.router.spec import HAPROXY_CONFIG, RouterSpec
 
@@ -44,14 +46,18 @@ def install_router(spec: RouterSpec) -> None:
         create_home=False,
     )
     pip.venv(name=f"Virtualenv {s.router_venv_dir}", path=s.router_venv_dir, python="python3")
-    index = f"--index-url {s.site_pip_index_url}" if s.site_pip_index_url else None
+    files.directory(name=f"Router files {spec.config_dir}", path=spec.config_dir, mode="0755")
+    ca_bundle = f"{spec.config_dir}/ca-bundle.crt"
+    pip_args = [
+        *(["--index-url", s.site_pip_index_url] if s.site_pip_index_url else []),
+        *(["--cert", ca_bundle] if put_site_ca_bundle(ca_bundle) else []),
+    ]
     installed = pip.packages(
         name=f"vllm-router=={s.router_version}",
         packages=[f"vllm-router=={s.router_version}"],
         virtualenv=s.router_venv_dir,
-        extra_install_args=index,
+        extra_install_args=shlex.join(pip_args) or None,
     )
-    files.directory(name=f"Router files {spec.config_dir}", path=spec.config_dir, mode="0755")
     script = files.put(
         name="Worker reconciler",
         src=str(Path(router_workers.__file__)),

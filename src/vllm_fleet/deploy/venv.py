@@ -15,6 +15,7 @@ from pyinfra.operations import apt, files, server
 from pyinfra.operations.util import any_changed
 
 from vllm_fleet.deploy.context import fail, host_settings, host_spec, restart_when_changed
+from vllm_fleet.deploy.site import put_site_ca_bundle
 from vllm_fleet.images.matrix import Matrix, Target
 from vllm_fleet.images.render import render_venv_script
 
@@ -84,16 +85,9 @@ def venv_target(name: str) -> Target:
 def _site_inputs(extras: str) -> list:
     """Copy the controller's CA bundle and wheels (host data) next to the install script."""
     ops = [files.directory(name=f"Directory {extras}/wheels", path=f"{extras}/wheels", mode="0755")]
-    bundle = host_settings().site_ca_bundle
+    bundle = put_site_ca_bundle(f"{extras}/ca-bundle.crt")
     if bundle:
-        ops.append(
-            files.put(
-                name="Site CA bundle",
-                src=str(Path(bundle).expanduser()),
-                dest=f"{extras}/ca-bundle.crt",
-                mode="0644",
-            )
-        )
+        ops.append(bundle)
     wheelhouse = host_settings().site_wheelhouse
     if wheelhouse:
         wheels = sorted(Path(wheelhouse).expanduser().glob("*.whl"))

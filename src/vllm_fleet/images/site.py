@@ -31,10 +31,13 @@ def pip_config() -> dict[str, str]:
 def site_build_options(torch_wheel_glob: str = "torch-*+cpu-*.whl") -> BuildOptions:
     """BuildOptions carrying this machine's CA bundle and wheelhouse, where it has them."""
     config = pip_config()
-    cert = os.environ.get("PIP_CERT") or config.get("global.cert") or config.get("cert")
     links = config.get("global.find-links") or config.get("find-links")
     wheelhouse = Path(links) if links and any(Path(links).glob(torch_wheel_glob)) else None
-    return BuildOptions(
-        ca_bundle=Path(cert) if cert and Path(cert).is_file() else None,
-        wheelhouse=wheelhouse,
-    )
+    return BuildOptions(ca_bundle=pip_ca_bundle(config), wheelhouse=wheelhouse)
+
+
+def pip_ca_bundle(config: dict[str, str] | None = None) -> Path | None:
+    """The CA bundle this machine's pip trusts beyond its default, if any."""
+    config = pip_config() if config is None else config
+    cert = os.environ.get("PIP_CERT") or config.get("global.cert") or config.get("cert")
+    return Path(cert) if cert and Path(cert).is_file() else None
