@@ -4,28 +4,15 @@ end of pyinfra's output."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from vllm_fleet.paths import REPO_ROOT
-
-PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+from vllm_fleet.local import sandbox
 
 
 def deploy(*options: str, env: dict[str, str] | None = None) -> float:
     """Seconds the deploy took."""
     started = time.monotonic()
-    proc = subprocess.run(
-        [PYINFRA, "inventory/sandbox.py", "deploy/serve.py", "-y", *options],
-        cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = sandbox.run_deploy("deploy/serve.py", *options, env=env)
     if proc.returncode != 0:
         what = " ".join(options) or "(every host)"
         raise SystemExit(f"deploy {what} failed:\n{proc.stdout[-3000:]}")

@@ -1,5 +1,6 @@
 """Defaults for the local sandbox hosts (inventory/sandbox.py): no GPU, the tiny CPU model."""
 
+from vllm_fleet.images import site as _site
 from vllm_fleet.local import sandbox as _sandbox
 from vllm_fleet.local.hub import container as _hub
 from vllm_fleet.local.sandbox import registry as _registry
@@ -24,6 +25,10 @@ image_registry_push_address = _registry.LOCAL_ADDRESS
 # `invoke sandbox.up`.
 image_registry_ca = str(_registry.CA_CERT)
 
+# The sandbox hosts reach PyPI as this machine does (the router host's pip install): through the
+# CA bundle this machine's pip trusts, when it has one (a TLS-re-signing proxy's).
+site_ca_bundle = str(_site.pip_ca_bundle() or "") or None
+
 # The local hub container on the sandbox network (vllm_fleet.local.hub), standing in for the Hub.
 hf_endpoint = _hub.HUB_URL
 # The tiny model loads in under a minute on the CPU.
@@ -36,3 +41,7 @@ vllm_restart_delay_s = 5
 health_watchdog_interval_s = 5
 health_watchdog_failures = 3
 health_watchdog_timeout_s = 5
+
+# Scrape and evaluate every 5 s, so an alert's `for:` window is what the tests wait on, not the
+# scrape interval.
+prometheus_scrape_interval = "5s"

@@ -70,7 +70,11 @@ def test_ports_are_published_on_loopback_only(sandbox_fleet: list[sandbox.Sandbo
         ports = client.containers.get(host.container).attrs["NetworkSettings"]["Ports"]
         bindings = [b for published in ports.values() if published for b in published]
         assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
-        assert {int(b["HostPort"]) for b in bindings} == {host.ssh_port, host.vllm_port}
+        # SSH, vLLM, and on the router host (host 1) HAProxy's client port.
+        expected = {host.ssh_port, host.vllm_port} | (
+            {sandbox.ROUTER_PORT} if host.index == 1 else set()
+        )
+        assert {int(b["HostPort"]) for b in bindings} == expected
     registry_ports = client.containers.get(registry.CONTAINER).attrs["NetworkSettings"]["Ports"]
     assert [b["HostIp"] for b in registry_ports[f"{registry.PORT}/tcp"]] == ["127.0.0.1"]
 
@@ -90,6 +94,7 @@ def second_sandbox(tmp_path: Path, monkeypatch) -> Path:
         (sandbox, "INDEX_LABEL", "ai.vllm-fleet.sbtest.host"),
         (sandbox, "FIRST_SSH_PORT", 2290),
         (sandbox, "FIRST_VLLM_PORT", 18990),
+        (sandbox, "ROUTER_PORT", 18980),
         (registry, "CONTAINER", "vllm-fleet-sbtest-registry"),
         (registry, "VOLUME", "vllm-fleet-sbtest-registry-data"),
         (registry, "LOCAL_PORT", 15999),

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -36,7 +39,7 @@ from pyinfra.api.exceptions import InventoryError
 from vllm_fleet.docker_engine import engine, image_exists
 from vllm_fleet.errors import FleetError
 from vllm_fleet.local.localbase import ensure_local_base
-from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR, INVENTORY_DIR
+from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR, INVENTORY_DIR, REPO_ROOT
 
 HOST_IMAGE = "vllm-fleet-local/sandbox-host:bookworm"
 HOST_DOCKERFILE_DIR = IMAGES_DIR / "sandbox-host"
@@ -45,6 +48,13 @@ HOST_DOCKERFILE_DIR = IMAGES_DIR / "sandbox-host"
 HOST_PREFIX = "vllm-fleet-sandbox"
 FIRST_SSH_PORT = 2222
 FIRST_VLLM_PORT = 8000
+# The last host up is also the monitoring host (group `monitoring`), Prometheus on its loopback.
+# Host 1 is also the fleet's router (group `routers` in inventory/sandbox.py): vllm-router behind
+# HAProxy, whose client port it publishes on 127.0.0.1 as the same number.
+ROUTER_HOST_INDEX = 1
+ROUTER_PORT = 8080
+ROUTER_URL = f"http://127.0.0.1:{ROUTER_PORT}"
+ROUTER_DATA = {"router_port": ROUTER_PORT, "router_url": ROUTER_URL}
 SSH_KEY = BUILD_DIR / "sandbox" / "id_ed25519"
 SANDBOX_INVENTORY = INVENTORY_DIR / "sandbox.py"
 # The sandbox's own network: the hosts, the registry and the local hub reach each other by name,
@@ -100,6 +110,20 @@ class SandboxHost:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.vllm_port}"
 
+    @property
+    def worker_url(self) -> str:
+        """Where other hosts (the router on host 1) reach its server: by name on the network."""
+        return f"http://{self.container}:{self.vllm_port}"
+
+    @property
+    def is_router(self) -> bool:
+        return self.index == ROUTER_HOST_INDEX
+
+    @property
+    def published_ports(self) -> list[int]:
+        """The host's ports the controller reaches on 127.0.0.1 (besides SSH)."""
+        return [self.vllm_port, *([ROUTER_PORT] if self.is_router else [])]
+
     def inventory_entry(self, ssh_key: Path = SSH_KEY) -> tuple[str, dict[str, Any]]:
         """The host as inventory/sandbox.py lists it (pyinfra's (name, data) form)."""
         return (
@@ -113,8 +137,13 @@ class SandboxHost:
                 "ssh_known_hosts_file": "/dev/null",
                 "ssh_strict_host_key_checking": "no",
                 "vllm_port": self.vllm_port,
-                # Where the controller reaches the server (the ready gate, smoke).
+                # Where the controller reaches the server (the ready gate, smoke), and where
+                # the router on host 1 reaches it: by name on the sandbox network.
                 "vllm_url": self.url,
+                "worker_url": self.worker_url,
+                # And where the monitoring host scrapes it.
+                "scrape_address": self.container,
+                **(ROUTER_DATA if self.is_router else {}),
             },
         )
 
@@ -152,6 +181,35 @@ def inventory() -> list[tuple[str, dict[str, Any]]]:
             "or `invoke demo`"
         )
     return [host.inventory_entry() for host in up_now]
+
+
+def routers() -> list[str]:
+    """inventory/sandbox.py's `routers` group: host 1, when it is up."""
+    return [host.name for host in hosts_up() if host.is_router]
+
+
+def monitoring_hosts() -> list[str]:
+    """inventory/sandbox.py's `monitoring` group: the last host up (Prometheus beside a vLLM
+    that the tests stop and start)."""
+    up_now = hosts_up()
+    return [up_now[-1].name] if up_now else []
+
+
+def run_deploy(
+    deploy_file: str, *options: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`pyinfra inventory/sandbox.py <deploy_file> -y <options>`, as an operator types it in the
+    checkout; its output (stdout and stderr together) captured."""
+    pyinfra = Path(sys.executable).parent / "pyinfra"
+    return subprocess.run(
+        [str(pyinfra), str(SANDBOX_INVENTORY), deploy_file, "-y", *options],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=1800,
+    )
 
 
 def _hub_problem() -> str | None:
@@ -343,7 +401,7 @@ def _start(client: docker.DockerClient, host: SandboxHost):
         },
         ports={
             "22/tcp": ("127.0.0.1", host.ssh_port),
-            f"{host.vllm_port}/tcp": ("127.0.0.1", host.vllm_port),
+            **{f"{port}/tcp": ("127.0.0.1", port) for port in host.published_ports},
         },
         network=NETWORK,
         labels={LABEL: "1", INDEX_LABEL: str(host.index)},
