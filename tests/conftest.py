@@ -17,7 +17,9 @@ from vllm_fleet.local import sandbox
 from vllm_fleet.local.localbase import ensure_local_base
 from vllm_fleet.local.sandbox import registry
 
-pytest_plugins = ["vllm_fixtures"]
+# deploy.sandbox_harness: the sandbox deploy fixtures (local hub, the served fleet) that the
+# deploy, router, monitoring and runbook tests share.
+pytest_plugins = ["vllm_fixtures", "deploy.sandbox_harness"]
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +31,14 @@ ORDER = [
     "router-hosts",
     "alert-fired",
 ]
-SANDBOX_INVENTORY = REPO_ROOT / "inventory" / "sandbox.py"
 SANDBOX = {
     "INVENTORY": "inventory/sandbox.py",
     "HOST": "sandbox-1",
     "URL": sandbox.SandboxHost(1).url,
     "MODEL": "kimi-tiny",
     "PROFILE": "cpu",
+    "ROUTER": sandbox.SandboxHost(sandbox.ROUTER_HOST_INDEX).name,
+    "ROUTER_URL": sandbox.ROUTER_URL,
 }
 
 
@@ -54,10 +54,14 @@ def commands(runbook: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def deployed_sandbox() -> Iterator[None]:
+def deployed_sandbox(sandbox_fleet: list[sandbox.SandboxHost]) -> None:
+    """The session's fleet as an operator's is when these runbooks apply: every host serving
+    (the demo's deploy, no API key), the router and the monitoring deployed. The session
+    removes it at the end."""
     run_demo(log=lambda _line: None)
-    yield
-    sandbox.down(log=lambda _line: None)
+    for deploy_file in ("deploy/router.py", "deploy/monitoring.py"):
+        result = sandbox.run_deploy(deploy_file)
+        assert result.returncode == 0, f"{deploy_file}:\n{result.stdout[-3000:]}"
 
 
 def test_every_runbook_is_listed_and_has_commands() -> None:
@@ -68,16 +72,6 @@ def test_every_runbook_is_listed_and_has_commands() -> None:
 
 @pytest.mark.parametrize("name", ORDER)
 def test_runbook_commands_run(name: str, deployed_sandbox: None) -> None:
-    if name == "alert-fired":
-        pytest.skip(
-            "its commands need a monitoring deploy on the multi-host sandbox, which its tests "
-            "do not make yet (tests/monitoring/test_monitoring_sandbox.py)"
-        )
-    if name == "router-hosts" and "routers" not in SANDBOX_INVENTORY.read_text():
-        pytest.skip(
-            "the sandbox inventory has no `routers` group yet (a router host beside "
-            "the serving hosts)"
-        )
     env = {
         **os.environ,
         **SANDBOX,

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import testinfra
 
+from vllm_fleet.images.manifest import ImageManifest
 from vllm_fleet.local import sandbox
 from vllm_fleet.local.hub.container import HUB_CONTAINER, HUB_LOCAL_PORT, HubContainer, start_hub
 from vllm_fleet.paths import REPO_ROOT
@@ -43,13 +44,15 @@ class Deployment:
     first: subprocess.CompletedProcess | None = None
     limit: str | None = HOST_1.name  # None: every host that is up
 
-    def run(self, *extra: str, verbosity: str = "-v") -> subprocess.CompletedProcess:
+    def run(
+        self, *extra: str, verbosity: str = "-v", deploy: str = "deploy/serve.py"
+    ) -> subprocess.CompletedProcess:
         limit = ["--limit", self.limit] if self.limit else []
         return subprocess.run(
             [
                 str(PYINFRA),
                 "inventory/sandbox.py",
-                "deploy/serve.py",
+                deploy,
                 "-y",
                 verbosity,
                 *limit,
@@ -89,6 +92,27 @@ def first_deploy(manifest_dir: Path, *extra: str, limit: str | None = HOST_1.nam
         f"{time.monotonic() - started:.0f} s"
     )
     return deployment
+
+
+@pytest.fixture(scope="session")
+def fleet_deployment(
+    sandbox_fleet: list[sandbox.SandboxHost],
+    local_hub: HubContainer,
+    pushed_manifest: ImageManifest,
+    cpu_build_dir: Path,
+) -> Deployment:
+    """Every sandbox host deployed at once (container runtime, the pushed digest, canary
+    secrets): the fleet that the fleet, router and monitoring tests stand on."""
+    return first_deploy(cpu_build_dir / "images", limit=None)
+
+
+@pytest.fixture(scope="module")
+def served_fleet(fleet_deployment: Deployment) -> Deployment:
+    """fleet_deployment as a module finds it: deployed again, so what an earlier module changed
+    (host 1 on the venv runtime, the demo's keyless deploy) is put back; a no-op otherwise."""
+    result = fleet_deployment.run()
+    assert result.returncode == 0, result.stdout[-4000:]
+    return fleet_deployment
 
 
 def ssh_host(sandbox_host: sandbox.SandboxHost):

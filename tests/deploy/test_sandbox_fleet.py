@@ -20,20 +20,10 @@ from vllm_fleet.local import sandbox
 from vllm_fleet.local.hub.container import HubContainer
 from vllm_fleet.local.sandbox import registry
 
-from .sandbox_harness import Deployment, chat, first_deploy, invocation, ssh_host, totals
+from .sandbox_harness import Deployment, chat, invocation, ssh_host, totals
 
 pytestmark = pytest.mark.slow
 MISSING = f"{registry.HOST_ADDRESS}/vllm-fleet/cpu@sha256:{'0' * 64}"
-
-
-@pytest.fixture(scope="module")
-def fleet_deployment(
-    sandbox_fleet: list[sandbox.SandboxHost],
-    local_hub: HubContainer,
-    pushed_manifest: ImageManifest,
-    cpu_build_dir: Path,
-) -> Deployment:
-    return first_deploy(cpu_build_dir / "images", limit=None)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,12 +15,6 @@ from vllm_fleet.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 STAGES = ("cpu image", "tiny model", "sandbox host", "push", "local hub", "deploy", "smoke")
-
-
-@pytest.fixture
-def clean_up_after() -> Iterator[None]:
-    yield
-    sandbox.down(log=lambda _line: None)
 
 
 def _demo() -> tuple[str, float]:
@@ -39,7 +32,11 @@ def _demo() -> tuple[str, float]:
     return proc.stdout, time.monotonic() - started
 
 
-def test_demo_runs_build_deploy_smoke_and_reuses_on_a_second_run(clean_up_after) -> None:
+def test_demo_runs_build_deploy_smoke_and_reuses_on_a_second_run(
+    sandbox_fleet: list[sandbox.SandboxHost],
+) -> None:
+    """On the session's fleet (the demo keeps every host that is up and deploys them all); the
+    session removes it at the end, so later tests stand on the same hosts."""
     first, _ = _demo()
     assert "vllm-fleet demo: kimi-tiny at http://127.0.0.1:8000" in first
     for stage in STAGES:

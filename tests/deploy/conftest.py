@@ -1,1 +1,0 @@
-from .sandbox_harness import host, local_hub  # noqa: F401  (fixtures for the modules here)
