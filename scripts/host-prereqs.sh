@@ -9,7 +9,7 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
-# The router's client address in tests and benchmarks (vllm_fleet.local.router).
+# `haproxy -c` checks the rendered router configuration in the fast tier (tests/router/).
 command -v haproxy >/dev/null || need_apt+=(haproxy)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -1,160 +1,135 @@
-"""The monitoring for real, on the sandbox host: Debian's Prometheus and node exporter deployed by
-deploy/monitoring.py over SSH, scraping the real vLLM (CPU) the demo deployed.
+"""The monitoring for real, on the sandbox fleet: `pyinfra inventory/sandbox.py
+deploy/monitoring.py` puts Debian's node exporter on every host and Prometheus (Debian) on the
+monitoring host (the last one), over SSH. It scrapes every host's real vLLM (CPU) and node
+exporter, and host 1's vllm-router, by container name on the sandbox network.
 
-The sandbox host is both the serving host and the monitoring host (one host: the multi-host
-sandbox is not used here), so there is no GPU exporter in these tests (covered at plan level,
-test_monitoring_plans.py), and the router runs on the controller in front of the host's vLLM.
+No GPU here, so there is no GPU exporter in these tests (covered at plan level,
+test_monitoring_plans.py).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from deploy.sandbox_harness import Deployment, totals
 from vllm_fleet.local import monitoring, sandbox
-from vllm_fleet.local.demo import run_demo
 from vllm_fleet.monitoring.names import ROUTER_NAME, VLLM_HTTP_NAME, VLLM_NAME, used_names
-from vllm_fleet.monitoring.status import read_router_workers
 from vllm_fleet.smoke.metrics import parse_metrics, series_names
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skip(
-        reason="written for the one-host sandbox (sandbox.config_from_inventory, port 8000); not "
-        "yet ported to the multi-host sandbox's shared fleet fixture"
-    ),
-]
-URL = "http://127.0.0.1:8000"
+pytestmark = pytest.mark.slow
+ROUTER = sandbox.SandboxHost(sandbox.ROUTER_HOST_INDEX)
+ROUTER_METRICS = f"{sandbox.ROUTER_URL}/metrics"  # vllm-router's exporter, through HAProxy
+
+
+def output(result) -> str:
+    return (result.stdout + (result.stderr or ""))[-4000:]
 
 
 @pytest.fixture(scope="module")
-def inventory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    run_demo(log=lambda _line: None)
-    path = monitoring.monitored_inventory(tmp_path_factory.mktemp("monitored"))
-    result = monitoring.deploy_monitoring(path)
-    assert result.returncode == 0, result.stdout[-4000:]
-    yield path
-    sandbox.down(sandbox.config_from_inventory(), log=lambda _line: None)
+def monitored(served_fleet: Deployment) -> Deployment:
+    """The served fleet behind its router, with the monitoring deployed on every host."""
+    routed = served_fleet.run("--limit", ROUTER.name, deploy="deploy/router.py")
+    assert routed.returncode == 0, routed.stdout[-4000:]
+    result = monitoring.deploy_monitoring(env=served_fleet.env)
+    assert result.returncode == 0, output(result)
+    return served_fleet
 
 
-def test_a_second_deploy_changes_nothing(inventory: Path) -> None:
-    result = monitoring.deploy_monitoring(inventory)
-    assert result.returncode == 0, result.stdout[-3000:]
-    changed = [
-        line
-        for line in result.stdout.splitlines()
-        if re.match(r"\s+(Node exporter|Prometheus|Dashboards) \|", line)
-        and re.search(r"\s1\s+1\s+-\s+-\s*$", line)
-    ]
-    assert changed == [], "\n".join(changed)
-
-
-def test_every_target_is_up(inventory: Path) -> None:
-    monitoring.wait_for(
-        lambda: set(monitoring.target_health().values()) == {"up"}, 60, "every target up"
+def status(fleet: Deployment, *extra: str):
+    """`invoke status` against the run's manifests (what the fleet was deployed from)."""
+    return monitoring.invoke_status(
+        "--manifest-dir", str(fleet.manifest_dir), *extra, env=fleet.env
     )
-    assert monitoring.target_health() == {"vllm": "up", "node": "up", "prometheus": "up"}
 
 
-def test_the_rules_are_loaded_and_the_node_exporter_reports_the_unit(inventory: Path) -> None:
+def test_a_second_deploy_changes_nothing(monitored: Deployment) -> None:
+    result = monitoring.deploy_monitoring(env=monitored.env)
+    assert result.returncode == 0, output(result)
+    assert totals(result)[:2] == ("-", "-"), output(result)
+
+
+def test_every_target_is_up(monitored: Deployment, sandbox_fleet) -> None:
+    monitoring.wait_for(
+        lambda: set(monitoring.target_health().values()) == {"up"}, 90, "every target up"
+    )
+    health = monitoring.target_health()
+    names = [h.name for h in sandbox_fleet]
+    expected = {
+        **{("vllm", n): "up" for n in names},
+        **{("node", n): "up" for n in names},
+        ("vllm-router", ROUTER.name): "up",
+        ("prometheus", names[-1]): "up",
+    }
+    assert health == expected
+    print(f"targets up: {len(health)}/{len(expected)}")
+
+
+def test_the_rules_are_loaded_and_the_node_exporters_report_the_units(
+    monitored: Deployment, sandbox_fleet
+) -> None:
     groups = monitoring.prometheus_api("/api/v1/rules")["groups"]
     assert {r["name"] for g in groups for r in g["rules"]} >= {"VllmEndpointDown", "WeightsDiskLow"}
     restarts = monitoring.prometheus_api("/api/v1/query?query=node_systemd_service_restart_total")[
         "result"
     ]
-    assert [r["metric"]["name"] for r in restarts] == ["vllm-serve.service"]
+    reported = {(r["metric"]["host"], r["metric"]["name"]) for r in restarts}
+    assert {(h.name, "vllm-serve.service") for h in sandbox_fleet} <= reported
     weights = monitoring.prometheus_api("/api/v1/query?query=vllm_fleet_weights_disk_info")
-    assert weights["result"][0]["metric"]["path"] == "/var/lib/vllm-fleet"
+    assert {r["metric"]["path"] for r in weights["result"]} == {"/var/lib/vllm-fleet"}
 
 
 def test_every_vllm_metric_name_in_rules_and_dashboards_is_in_a_real_scrape(
-    inventory: Path,
+    monitored: Deployment,
 ) -> None:
     """vLLM renames metrics between versions; the pinned one must export every name used."""
-    scraped = series_names(parse_metrics(httpx.get(f"{URL}/metrics", timeout=10).text))
+    url = sandbox.SandboxHost(1).url
+    scraped = series_names(parse_metrics(httpx.get(f"{url}/metrics", timeout=10).text))
     missing = (used_names(VLLM_NAME) | used_names(VLLM_HTTP_NAME)) - scraped
     assert missing == set(), f"not exported by the pinned vLLM: {sorted(missing)}"
 
 
-def test_every_router_metric_name_is_in_a_real_scrape(inventory: Path) -> None:
-    """vllm-router (PyPI) in front of the sandbox's vLLM, on the controller's loopback: the
-    names the rules and dashboards use, and the membership `invoke status` reads from them."""
-    router = shutil.which("vllm-router", path=str(Path(sys.executable).parent))
-    if router is None:
-        pytest.skip("vllm-router is not installed in this venv (pip install vllm-router)")
-    port, metrics_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [
-            router,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--worker-urls",
-            URL,
-            "--prometheus-host",
-            "127.0.0.1",
-            "--prometheus-port",
-            str(metrics_port),
-            "--health-check-interval-secs",
-            "1",
-            "--worker-startup-check-interval",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        metrics = f"http://127.0.0.1:{metrics_port}"
-        with httpx.Client(timeout=5) as client:
-            monitoring.wait_for(
-                lambda: read_router_workers(client, metrics) == {URL: "healthy"},
-                120,
-                "router reports its worker healthy",
-            )
-            scraped = series_names(parse_metrics(client.get(f"{metrics}/metrics").text))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def test_every_router_metric_name_is_in_a_real_scrape(monitored: Deployment) -> None:
+    """The pinned vllm-router on host 1, in front of the fleet: the names the rules and
+    dashboards use."""
+    scraped = series_names(parse_metrics(httpx.get(ROUTER_METRICS, timeout=10).text))
     missing = used_names(ROUTER_NAME) - scraped
     assert missing == set(), f"not exported by vllm-router: {sorted(missing)}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_a_stopped_unit_fires_its_alert_and_invoke_status_says_so(inventory: Path) -> None:
-    assert monitoring.invoke_status(inventory).returncode == 0
+def test_a_stopped_unit_fires_its_alert_and_invoke_status_says_so(
+    monitored: Deployment, sandbox_fleet
+) -> None:
+    healthy = status(monitored)
+    assert healthy.returncode == 0, output(healthy)
+    victim = sandbox_fleet[1]
     timing = monitoring.seconds_to_fire(
-        "VllmEndpointDown", lambda: monitoring.on_host("systemctl", "stop", "vllm-serve")
+        "VllmEndpointDown",
+        lambda: monitoring.on_host(victim, "systemctl", "stop", "vllm-serve"),
     )
-    print(f"VllmEndpointDown: {timing}")
+    print(f"VllmEndpointDown on {victim.name}: {timing}")
     # `for: 1m` on a 5 s scrape/evaluation interval: pending first, firing a minute later.
     assert 55 <= timing["firing_after_pending_s"] <= 120, timing
-    down = monitoring.invoke_status(inventory, "--json")
+    down = status(monitored, "--json")
     assert down.returncode != 0
-    (row,) = json.loads(down.stdout)
-    assert row["unit_state"] == "inactive" and not row["ok"]
-    assert "vllm-serve.service is inactive, not active" in row["differences"]
+    rows = {row["host"]: row for row in json.loads(down.stdout)}
+    assert rows[victim.name]["unit_state"] == "inactive" and not rows[victim.name]["ok"]
+    assert "vllm-serve.service is inactive, not active" in rows[victim.name]["differences"]
+    # The router host (host 1) differs too: its router holds the stopped worker, unhealthy.
+    assert f"worker {victim.worker_url} unhealthy" in rows[ROUTER.name]["differences"]
+    others = {victim.name, ROUTER.name}
+    assert all(row["ok"] for name, row in rows.items() if name not in others), rows
 
-    monitoring.on_host("systemctl", "start", "vllm-serve")
+    monitoring.on_host(victim, "systemctl", "start", "vllm-serve")
     monitoring.wait_for(
-        lambda: httpx.get(f"{URL}/health", timeout=5).status_code == 200, 300, "vLLM healthy again"
+        lambda: httpx.get(f"{victim.url}/health", timeout=5).status_code == 200,
+        300,
+        "vLLM healthy again",
     )
-    up = monitoring.invoke_status(inventory, "--json")
-    assert up.returncode == 0, up.stdout + up.stderr
+    # The router takes it back within its health window; status checks membership too.
+    monitoring.wait_for(lambda: status(monitored).returncode == 0, 60, "status clean again")
     monitoring.wait_for(
         lambda: monitoring.alert_state("VllmEndpointDown") == "inactive", 60, "alert resolved"
     )

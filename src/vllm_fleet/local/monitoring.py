@@ -1,15 +1,18 @@
-"""The monitoring on the local sandbox: the sandbox host also in the `monitoring` group, so its
-Prometheus scrapes its own vLLM, node exporter and itself. Used by the slow tests
-(tests/monitoring/test_monitoring_sandbox.py) and benchmarks/monitoring.py.
+"""The monitoring on the local sandbox: inventory/sandbox.py's last host is its `monitoring`
+host, so `pyinfra inventory/sandbox.py deploy/monitoring.py` puts Prometheus there, scraping
+every host's vLLM and node exporter and host 1's router by container name on the sandbox
+network. Used by the slow tests (tests/monitoring/test_monitoring_sandbox.py) and
+benchmarks/monitoring.py.
 
-Prometheus answers on the host's loopback only (the default `prometheus_listen_address`), so its
-HTTP API is read from inside the host (`docker exec`), as an operator on the monitoring host would.
+Prometheus answers on the monitoring host's loopback only (the default
+`prometheus_listen_address`), so its HTTP API is read from inside that host (`docker exec`), as an
+operator on the monitoring host would.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
 import sys
 import time
@@ -22,59 +25,45 @@ import httpx
 from vllm_fleet.docker_engine import engine
 from vllm_fleet.errors import FleetError
 from vllm_fleet.local import sandbox
-from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
+from vllm_fleet.paths import REPO_ROOT
 
-PYINFRA = Path(sys.executable).parent / "pyinfra"
 INVOKE = Path(sys.executable).parent / "invoke"
-# Fast enough for a test to see an alert go pending and fire within minutes.
-SCRAPE_INTERVAL = "5s"
 PROMETHEUS = "http://127.0.0.1:9090"
+INVENTORY = "inventory/sandbox.py"
+Completed = subprocess.CompletedProcess
 
 
-def monitored_inventory(folder: Path) -> Path:
-    """inventory/sandbox.py with its host also in `monitoring`, and the repository's group data
-    beside it (so `invoke status --inventory` and pyinfra read the same data)."""
-    shutil.copytree(INVENTORY_DIR / "group_data", folder / "group_data", dirs_exist_ok=True)
-    (folder / "group_data" / "monitoring.py").write_text(
-        f'"""The sandbox host as its own monitoring host."""\n\n'
-        f'prometheus_scrape_interval = "{SCRAPE_INTERVAL}"\n'
-    )
-    path = folder / "sandbox.py"
-    path.write_text(
-        (INVENTORY_DIR / "sandbox.py").read_text()
-        + "\n# The same host, also the monitoring host.\n"
-        + "monitoring = [sandbox[0][0]]\n"
-    )
-    return path
+def monitoring_host() -> sandbox.SandboxHost:
+    """The sandbox's monitoring host (the last host up)."""
+    up_now = sandbox.hosts_up()
+    if not up_now:
+        raise FleetError("no sandbox host is up: run `invoke sandbox.up` first")
+    return up_now[-1]
 
 
-def deploy_monitoring(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
+def deploy_monitoring(*extra: str, env: dict[str, str] | None = None) -> Completed:
+    """`pyinfra inventory/sandbox.py deploy/monitoring.py -y` (every host up)."""
+    return sandbox.run_deploy("deploy/monitoring.py", *extra, env=env)
+
+
+def invoke_status(*extra: str, env: dict[str, str] | None = None) -> Completed:
+    """`invoke status --inventory inventory/sandbox.py`; its stdout (the table or JSON) apart."""
     return subprocess.run(
-        [str(PYINFRA), str(inventory), "deploy/monitoring.py", "-y", *extra],
+        [str(INVOKE), "status", "--inventory", INVENTORY, *extra],
         cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=1200,
-    )
-
-
-def invoke_status(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(INVOKE), "status", "--inventory", str(inventory), *extra],
-        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
     )
 
 
-def on_host(*argv: str) -> str:
-    """Run a command inside the sandbox host; its output, FleetError if it fails."""
-    code, output = engine().containers.get(sandbox.CONTAINER).exec_run(list(argv))
+def on_host(host: sandbox.SandboxHost, *argv: str) -> str:
+    """Run a command inside a sandbox host; its output, FleetError if it fails."""
+    code, output = engine().containers.get(host.container).exec_run(list(argv))
     text = output.decode(errors="replace")
     if code != 0:
-        raise FleetError(f"{' '.join(argv)} on {sandbox.CONTAINER} exited {code}: {text[-500:]}")
+        raise FleetError(f"{' '.join(argv)} on {host.container} exited {code}: {text[-500:]}")
     return text
 
 
@@ -84,13 +73,15 @@ def prometheus_api(path: str) -> Any:
         "import sys, urllib.request; "
         "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
     )
-    return json.loads(on_host("python3", "-c", script, PROMETHEUS + path))["data"]
+    output = on_host(monitoring_host(), "python3", "-c", script, PROMETHEUS + path)
+    return json.loads(output)["data"]
 
 
-def target_health() -> dict[str, str]:
-    """job -> health of every active target ("up", "down", "unknown")."""
+def target_health() -> dict[tuple[str, str], str]:
+    """(job, host) -> health of every active target ("up", "down", "unknown")."""
     return {
-        t["labels"]["job"]: t["health"] for t in prometheus_api("/api/v1/targets")["activeTargets"]
+        (t["labels"]["job"], t["labels"].get("host", "?")): t["health"]
+        for t in prometheus_api("/api/v1/targets")["activeTargets"]
     }
 
 
@@ -106,8 +97,9 @@ def alert_state(name: str) -> str:
 
 def prometheus_rss_bytes() -> int:
     """Resident memory of the Prometheus process on the host."""
-    pid = on_host("systemctl", "show", "--property=MainPID", "--value", "prometheus").strip()
-    for line in on_host("cat", f"/proc/{pid}/status").splitlines():
+    host = monitoring_host()
+    pid = on_host(host, "systemctl", "show", "--property=MainPID", "--value", "prometheus").strip()
+    for line in on_host(host, "cat", f"/proc/{pid}/status").splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise FleetError(f"no VmRSS for prometheus (pid {pid})")
@@ -139,20 +131,3 @@ def seconds_to_fire(alert: str, stop: Callable[[], None], timeout: float = 300) 
         "firing_s": round(time.monotonic() - started, 1),
         "firing_after_pending_s": round(firing, 1),
     }
-
-
-def same_host_inventory(folder: Path, count: int) -> Path:
-    """``count`` inventory hosts that are all the one sandbox host (each its own SSH session and
-    HTTP reads): what `invoke status` does for ``count`` hosts, until a multi-host sandbox."""
-    shutil.copytree(INVENTORY_DIR / "group_data", folder / "group_data", dirs_exist_ok=True)
-    path = folder / "sandbox.py"
-    path.write_text(
-        (INVENTORY_DIR / "sandbox.py").read_text()
-        + (
-            "\n_name, _data = sandbox[0]\n"
-            f"sandbox = [(f'sandbox-{{n}}', {{**_data, 'ssh_hostname': _name,\n"
-            "                                'vllm_url': f'http://{_name}:8000'})\n"
-            f"           for n in range(1, {count + 1})]\n"
-        )
-    )
-    return path
