@@ -217,7 +217,7 @@ class HostSettings:
     )
     image_pull: bool = key(
         "Pull the image before each start (ExecStartPre) and in the deploy. "
-        "False: the deploy copies the controller's image onto the host.",
+        "False: the deploy only checks the image is on the host (a site that loads it itself).",
         True,
     )
     docker_bin: str = key(
@@ -406,7 +406,8 @@ class HostSettings:
     )
     nvidia_kernel_modules: str = key(
         "NVIDIA kernel module flavour: open (NVIDIA's recommendation "
-        "for Hopper since driver 560) or proprietary.",
+        "for Hopper since driver 560; https://docs.nvidia.com/datacenter/tesla/"
+        "driver-installation-guide/kernel-modules.html) or proprietary.",
         "open",
         check=one_of("open", "proprietary"),
     )
@@ -418,7 +419,8 @@ class HostSettings:
     )
     nvidia_driver_pinning: list[str] = key(
         "NVIDIA's version-locking package, installed before the driver so `apt upgrade` stays on "
-        'the branch (Driver Installation Guide, "Version locking").',
+        'the branch (Driver Installation Guide, "Version locking": https://docs.nvidia.com/'
+        "datacenter/tesla/driver-installation-guide/version-locking.html).",
         ["nvidia-driver-pinning-{branch}"],
         check=each(package_name),
     )

@@ -25,7 +25,9 @@ def install_container_engine() -> None:
     if spec.runtime != "container":
         return
     # daemon.json first: a fresh install starts Docker once, and it must read the log rotation
-    # and the NVIDIA runtime then; an engine already running restarts for a changed file.
+    # and the NVIDIA runtime then; an engine already running restarts for a changed file
+    # (dockerd reads it only at start: https://docs.docker.com/reference/cli/dockerd/
+    # #daemon-configuration-file).
     config = files.put(
         name=f"Write {DAEMON_JSON}",
         src=io.StringIO(daemon_json(nvidia=spec.gpu_vendor == "nvidia")),

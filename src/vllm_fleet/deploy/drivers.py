@@ -211,7 +211,8 @@ def _amd(release: dict[str, str]):
         dest="/etc/apt/preferences.d/rocm-pin-600",
         mode="0644",
     )
-    # AMD's prerequisites: headers and linux-modules-extra of the running kernel (DKMS builds
+    # AMD's prerequisites (https://rocm.docs.amd.com/projects/install-on-linux/en/latest/install/
+    # prerequisites.html): headers and linux-modules-extra of the running kernel (DKMS builds
     # against them; amdgpu needs modules Ubuntu ships only in -extra), plus cpupower.
     kernel = host.get_fact(KernelVersion)
     packages = [

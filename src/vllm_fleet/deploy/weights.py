@@ -39,7 +39,10 @@ def download_weights() -> None:
         host.noop(f"{weights.repo_id}@{weights.revision} complete in {weights.host_cache}")
         own_data_folders(spec.host_dirs)
         return
-    if snapshot["commit"]:  # a download was cut off, or a file went missing since
+    # A download was cut off, or a file went missing since: huggingface_hub keeps partial
+    # files as blobs/*.incomplete and resumes them (https://huggingface.co/docs/huggingface_hub/
+    # guides/download).
+    if snapshot["commit"]:
         logger.warning(
             f"    [{host.name}] {weights.repo_id}@{weights.revision} is incomplete "
             f"({'; '.join(snapshot['problems'][:3])}); resuming the download"

@@ -33,7 +33,7 @@ _TARGET_FIELDS = {
     **{key: Field(spec.types, required=False) for key, spec in _DEFAULT_FIELDS.items()},
 }
 # The ROCm release an AMD image is built on: the host's amdgpu kernel driver must be one AMD pairs
-# with it (vllm_fleet.deploy.amdgpu).
+# with it (vllm_fleet.serving.vendorgates, against serving/amdgpu-rocm.yaml).
 _ROCM = {"rocm_version": Field(str, required=False)}
 _MODE_FIELDS = {
     # The upstream release image: a repository only; its tag is v + the target's vllm_version.
