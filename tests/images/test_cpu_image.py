@@ -20,6 +20,7 @@ RECORDED = Path(__file__).parents[1] / "fixtures" / "manifests" / "cpu-0.32.0.js
 
 def test_manifest_lists_what_this_vllm_knows(cpu_manifest: ImageManifest) -> None:
     assert cpu_manifest.vllm_version == "0.32.0"
+    assert cpu_manifest.rocm_version is None  # read inside the image: no ROCm in a CPU image
     assert cpu_manifest.knows_env("VLLM_CACHE_ROOT")
     assert cpu_manifest.knows_env("VLLM_ENGINE_READY_TIMEOUT_S")  # exists from 0.17
     assert not cpu_manifest.knows_env("VLLM_USE_V1")  # gone since 0.11

@@ -260,3 +260,21 @@ def test_plan_refuses_an_amd_driver_not_paired_with_the_images_rocm(
         _spec(host_with(MI300X, amdgpu_repo_version="30.10"), manifest_dir)
     # The venv installs the rocm target's wheel mode, on ROCm 7.0: there 30.10 is right.
     assert _spec(host_with(MI300X, amdgpu_repo_version="30.10", runtime="venv"), manifest_dir)
+
+
+def test_the_rocm_recorded_in_the_images_manifest_decides_the_driver(
+    host_with: Callable[..., HostData], manifest_dir: Path, tmp_path: Path
+) -> None:
+    """A rocm image whose manifest recorded ROCm 7.1 (read inside the image) is checked against
+    7.1, not the matrix's 7.2: AMD pairs 7.1 with driver 30.20 only."""
+    from dataclasses import asdict, replace
+
+    from vllm_fleet.errors import ConfigError
+    from vllm_fleet.images.manifest import load_manifest, write_manifest
+
+    cpu = load_manifest(next(manifest_dir.glob("*.json")))
+    write_manifest(replace(cpu, target="rocm", rocm_version="7.1.1"), tmp_path)
+    assert asdict(load_manifest(tmp_path / "rocm.json"))["rocm_version"] == "7.1.1"
+    with pytest.raises(ConfigError, match=r"not paired with ROCm 7\.1\.1 .*; use 30\.20"):
+        _spec(host_with(MI300X, amdgpu_repo_version="30.30"), tmp_path)
+    assert _spec(host_with(MI300X, amdgpu_repo_version="30.20"), tmp_path)

@@ -2,7 +2,9 @@
 
 Runs INSIDE a built image (`python3 -c <this file>`, no network) and imports nothing of
 vllm-fleet: only vLLM. Keys: vllm_version, env_vars (names in vllm.envs.environment_variables),
-serve_flags (every option string `vllm serve` accepts, long and short forms).
+serve_flags (every option string `vllm serve` accepts, long and short forms), rocm_version (the
+ROCm release of a ROCm image, from /opt/rocm/.info/version, else the HIP version torch was built
+with; null elsewhere).
 """
 
 import argparse
@@ -29,6 +31,20 @@ def serve_parser() -> argparse.ArgumentParser:
     return ServeSubcommand().subparser_init(subparsers)
 
 
+def rocm_version():
+    """The image's ROCm release (e.g. "7.2.0"), or None in an image without ROCm."""
+    try:
+        with open("/opt/rocm/.info/version") as info:
+            return info.read().strip().split("-")[0] or None
+    except OSError:
+        pass
+    try:
+        import torch
+    except ImportError:
+        return None
+    return getattr(torch.version, "hip", None)
+
+
 def main() -> None:
     import vllm
     import vllm.envs
@@ -38,6 +54,7 @@ def main() -> None:
         "vllm_version": vllm.__version__,
         "env_vars": sorted(vllm.envs.environment_variables),
         "serve_flags": flags,
+        "rocm_version": rocm_version(),
     }
     sys.stdout.write("\n" + json.dumps(facts) + "\n")
 

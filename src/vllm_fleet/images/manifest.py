@@ -32,6 +32,9 @@ class ImageManifest:
     env_vars: list[str]
     serve_flags: list[str]
     repo_digests: list[str] = field(default_factory=list)
+    # The ROCm release inside a ROCm image (None elsewhere): the host's amdgpu driver is checked
+    # against it (serving/vendorgates.py).
+    rocm_version: str | None = None
     schema: int = MANIFEST_SCHEMA
 
     def knows_env(self, name: str) -> bool:
@@ -128,6 +131,7 @@ def record_manifest(
         env_vars=facts["env_vars"],
         serve_flags=facts["serve_flags"],
         repo_digests=list(attrs.get("RepoDigests") or []),
+        rocm_version=facts.get("rocm_version"),
     )
     write_manifest(manifest, manifest_dir)
     return manifest

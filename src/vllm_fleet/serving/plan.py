@@ -93,7 +93,7 @@ class Planner:
             strict_env=self.strict_env,
             allow_unvalidated=self.allow_unvalidated,
         )
-        check_amd_driver(host, values, self.matrix)
+        check_amd_driver(host, values, self.matrix, None if facts.stood_in else facts.manifest)
         return spec
 
     def plan(self, host: HostData) -> HostPlan:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vllm_fleet.errors import ConfigError
 from vllm_fleet.hostdata import HostSettings
+from vllm_fleet.images.manifest import ImageManifest
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.schema import load_yaml
 from vllm_fleet.serving.inventory import HostData
@@ -39,13 +40,16 @@ def check_vendor_support(host: HostData, h: HostSettings, flags: dict[str, Setti
         )
 
 
-def check_amd_driver(host: HostData, h: HostSettings, matrix: Matrix) -> None:
-    """The host's amdgpu driver release must be one AMD pairs with the ROCm of its image
-    (images/matrix.yaml rocm_version of the install mode the runtime uses)."""
+def check_amd_driver(
+    host: HostData, h: HostSettings, matrix: Matrix, image: ImageManifest | None = None
+) -> None:
+    """The host's amdgpu driver release must be one AMD pairs with the ROCm of its image: the
+    ROCm its own manifest recorded from inside the image when there is one, else
+    images/matrix.yaml rocm_version of the install mode the runtime uses."""
     if h.gpu_vendor != "amd":
         return
     target = matrix.target(h.image_target, install_mode="wheel" if h.runtime == "venv" else None)
-    rocm = target.mode.get("rocm_version")
+    rocm = (image.rocm_version if image else None) or target.mode.get("rocm_version")
     where = host.source("amdgpu_repo_version")
     if rocm is None:
         raise ConfigError(
