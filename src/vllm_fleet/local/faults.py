@@ -169,10 +169,11 @@ def streams_across_restart(
     api_key: str | None,
     streams: int = 4,
     max_tokens: int = 256,
-    restart_after_s: float = 2,
+    first_chunk_timeout_s: float = 120,
 ) -> dict:
-    """Start ``streams`` long streaming completions, `systemctl restart` the unit while they
-    run, and count those that finished intact (finish_reason set and [DONE] received)."""
+    """Start ``streams`` long streaming completions, `systemctl restart` the unit once every one
+    has its first chunk (or ``first_chunk_timeout_s`` passed: a loaded machine can take a
+    while), and count those that finished intact (finish_reason set and [DONE] received)."""
     results = [Stream() for _ in range(streams)]
     threads = [
         threading.Thread(target=stream_completion, args=(model, api_key, max_tokens, r))
@@ -180,7 +181,9 @@ def streams_across_restart(
     ]
     for thread in threads:
         thread.start()
-    time.sleep(restart_after_s)
+    deadline = time.monotonic() + first_chunk_timeout_s
+    while time.monotonic() < deadline and not all(r.chunks or r.done for r in results):
+        time.sleep(0.1)
     in_flight = sum(1 for r in results if r.chunks and not r.done)
     started = time.monotonic()
     on_host(f"systemctl restart {UNIT}")  # returns once the old server stopped
