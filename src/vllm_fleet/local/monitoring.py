@@ -35,10 +35,10 @@ Completed = subprocess.CompletedProcess
 
 def monitoring_host() -> sandbox.SandboxHost:
     """The sandbox's monitoring host (the last host up)."""
-    up_now = sandbox.hosts_up()
-    if not up_now:
+    monitor = sandbox.monitoring_host()
+    if monitor is None:
         raise FleetError("no sandbox host is up: run `invoke sandbox.up` first")
-    return up_now[-1]
+    return monitor
 
 
 def deploy_monitoring(*extra: str, env: dict[str, str] | None = None) -> Completed:

@@ -188,11 +188,17 @@ def routers() -> list[str]:
     return [host.name for host in hosts_up() if host.is_router]
 
 
-def monitoring_hosts() -> list[str]:
-    """inventory/sandbox.py's `monitoring` group: the last host up (Prometheus beside a vLLM
-    that the tests stop and start)."""
+def monitoring_host() -> SandboxHost | None:
+    """The monitoring host: the last host up (Prometheus beside a vLLM the tests stop and
+    start)."""
     up_now = hosts_up()
-    return [up_now[-1].name] if up_now else []
+    return up_now[-1] if up_now else None
+
+
+def monitoring_hosts() -> list[str]:
+    """inventory/sandbox.py's `monitoring` group."""
+    monitor = monitoring_host()
+    return [monitor.name] if monitor else []
 
 
 def run_deploy(
