@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,3 +68,34 @@ def test_gated_repository_needs_the_token(hub: HubServer, tmp_path: Path, repos:
     with pytest.raises(GatedRepoError):
         _download(hub, tmp_path / "wrong", token="not-the-token")
     assert (_download(hub, tmp_path / "ok", token="canary-hub-token") / "config.json").exists()
+
+
+def test_bytes_are_counted_per_file(hub: HubServer, tmp_path: Path) -> None:
+    _download(hub, tmp_path / "cache")
+    assert hub.stats()["bytes_per_file"] == {
+        "org/tiny/config.json": len('{"model_type": "llama"}\n'),
+        "org/tiny/model.safetensors": 16384,
+    }
+
+
+def test_a_range_gets_206_and_only_those_bytes(hub: HubServer) -> None:
+    """What a resumed download and a pull-through cache's block fetches ask for."""
+    import urllib.request
+
+    url = f"{hub.url}/org/tiny/resolve/main/model.safetensors"
+    request = urllib.request.Request(url, headers={"Range": "bytes=100-355"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 206
+        assert response.headers["Content-Range"] == "bytes 100-355/16384"
+        assert response.read() == (bytes(range(256)) * 64)[100:356]
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Range": "bytes=-6"})) as r:
+        assert r.read() == bytes(range(250, 256))
+    assert hub.stats()["bytes_per_file"] == {"org/tiny/model.safetensors": 256 + 6}
+
+
+def test_paths_info_lists_the_named_files(hub: HubServer) -> None:
+    from huggingface_hub import HfApi
+
+    (info,) = HfApi(endpoint=hub.url).get_paths_info("org/tiny", ["model.safetensors"])
+    assert (info.path, info.size) == ("model.safetensors", 16384)
+    assert info.blob_id == hashlib.sha256(bytes(range(256)) * 64).hexdigest()

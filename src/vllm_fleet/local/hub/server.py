@@ -2,10 +2,11 @@
 
 It serves model repositories from a folder (``ROOT/<org>/<name>/...``) over the part of the Hub's
 HTTP API that ``huggingface_hub.snapshot_download`` and ``vllm serve org/name`` use, so the real
-clients run unchanged with ``HF_ENDPOINT`` pointing here. A repository with a ``.gated`` file
-needs ``Authorization: Bearer <token>`` with the token from ``--token-file``, as a gated model on
-the Hub does. ``GET /_stats`` reports the bytes served, which is how "weights are downloaded once"
-is measured.
+clients run unchanged with ``HF_ENDPOINT`` pointing here, and so does a pull-through mirror in
+front of it (olah asks for ``paths-info`` and reads files in byte ranges). A repository with a
+``.gated`` file needs ``Authorization: Bearer <token>`` with the token from ``--token-file``, as a
+gated model on the Hub does. ``GET /_stats`` reports the bytes served, in all and per file
+(``org/name/path``), which is how "weights are downloaded once" is measured.
 
 Standard library only: it runs on the controller or, with ``python3`` alone, in a container.
 
@@ -17,12 +18,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 GATED_MARKER = ".gated"
+# One byte range, as olah and huggingface_hub's resume ask for it (RFC 9110 section 14.1.2).
+SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
 class Repo:
@@ -52,7 +56,9 @@ class Repo:
             "siblings": [{"rfilename": name} for name in self.files],
         }
 
-    def tree(self) -> list[dict]:
+    def tree(self, paths: list[str] | None = None) -> list[dict]:
+        """The listing, or (for ``paths-info``) the entries of the named files that exist."""
+        names = self.files if paths is None else [n for n in paths if n in self.oids]
         return [
             {
                 "type": "file",
@@ -60,11 +66,24 @@ class Repo:
                 "oid": self.oids[name],
                 "size": (self.folder / name).stat().st_size,
             }
-            for name in self.files
+            for name in names
         ]
 
 
+# Content hashes by (path, size, mtime): a request hashes only files that changed since, so a
+# large file does not cost a full read on every one of the many requests a download makes.
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
 def _sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = _hash_file(path)
+    return _HASHES[key]
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -85,6 +104,18 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._route(send_body=True)
+
+    def do_POST(self) -> None:
+        """``paths-info``: the Hub's listing of named files (a form field ``paths``, repeated)."""
+        self.server.count_request()
+        parts = [p for p in unquote(urlsplit(self.path).path).split("/") if p]
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode())
+        if parts[:2] != ["api", "models"] or len(parts) != 6 or parts[4] != "paths-info":
+            return self._error(404, "EntryNotFound", f"no route for {self.path}", True)
+        repo = self._repo(f"{parts[2]}/{parts[3]}", True)
+        if repo is not None and self._revision_ok(repo, parts[5], True):
+            self._json(200, repo.tree(form.get("paths", [])), True)
 
     def _route(self, send_body: bool) -> None:
         path = unquote(urlsplit(self.path).path)
@@ -125,16 +156,43 @@ class HubHandler(BaseHTTPRequestHandler):
             return self._error(401, "GatedRepo", f"access to {repo_id} is restricted", send_body)
         if name not in repo.oids:
             return self._error(404, "EntryNotFound", f"{name} not in {repo_id}", send_body)
-        data = (repo.folder / name).read_bytes()
-        self.send_response(200)
+        path = repo.folder / name
+        size = path.stat().st_size
+        start, end = self._byte_range(size)
+        self.send_response(206 if (start, end) != (0, size) else 200)
+        if (start, end) != (0, size):
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(end - start))
         self.send_header("ETag", f'"{repo.oids[name]}"')
         self.send_header("X-Repo-Commit", repo.sha)
         self.end_headers()
         if send_body:
-            self.wfile.write(data)
-            self.server.count_bytes(len(data))
+            self._send_file(path, start, end, f"{repo_id}/{name}")
+
+    def _send_file(self, path: Path, start: int, end: int, counted_as: str) -> None:
+        """Bytes [start, end) in 1 MiB chunks, each counted before it is sent: once a client
+        has every byte, the count has them too."""
+        with path.open("rb") as handle:
+            handle.seek(start)
+            while start < end:
+                chunk = handle.read(min(1 << 20, end - start))
+                if not chunk:
+                    break
+                self.server.count_bytes(counted_as, len(chunk))
+                self.wfile.write(chunk)
+                start += len(chunk)
+
+    def _byte_range(self, size: int) -> tuple[int, int]:
+        """[start, end) of the one range asked for, or the whole file (no or another Range)."""
+        match = SINGLE_RANGE.match(self.headers.get("Range", "").strip())
+        if not match or match.groups() == ("", ""):
+            return 0, size
+        first, last = match.groups()
+        if not first:  # a suffix: the last N bytes
+            return max(size - int(last), 0), size
+        return min(int(first), size), min(int(last) + 1 if last else size, size)
 
     def _repo(self, repo_id: str, send_body: bool) -> Repo | None:
         folder = self.server.root / repo_id
@@ -190,7 +248,7 @@ class HubServer(ThreadingHTTPServer):
         self.token = token
         self.verbose = verbose
         self._lock = threading.Lock()
-        self._bytes = 0
+        self._bytes: dict[str, int] = {}
         self._requests = 0
 
     @property
@@ -198,9 +256,9 @@ class HubServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def count_bytes(self, size: int) -> None:
+    def count_bytes(self, path: str, size: int) -> None:
         with self._lock:
-            self._bytes += size
+            self._bytes[path] = self._bytes.get(path, 0) + size
 
     def count_request(self) -> None:
         with self._lock:
@@ -208,7 +266,11 @@ class HubServer(ThreadingHTTPServer):
 
     def stats(self) -> dict:
         with self._lock:
-            return {"bytes_served": self._bytes, "requests": self._requests}
+            return {
+                "bytes_served": sum(self._bytes.values()),
+                "bytes_per_file": dict(self._bytes),
+                "requests": self._requests,
+            }
 
 
 def main() -> None:
