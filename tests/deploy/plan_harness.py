@@ -80,7 +80,7 @@ BASE_RESPONSES = {
         "ERROR CUDA error 802: system not yet initialized",
     ],
 }
-_COMMAND = re.compile(r"^\[@fake/[^\]]+\] >>> (.*)$")
+_COMMAND = re.compile(r"^\[@fake/[^\]]+\] +>>> (.*)$")  # pyinfra pads short host names
 
 
 def write_inventory(
