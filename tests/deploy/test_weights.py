@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vllm_fleet.deploy.fetch_weights import check, record
+import huggingface_hub
+
+from vllm_fleet.deploy.fetch_weights import check, record, remove_partial_files
 
 from .plan_harness import operations, run_deploy, write_inventory
 
@@ -45,6 +47,19 @@ def test_record_is_what_the_fact_reads(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "vllm-fleet-complete" / "models--org--m" / SHA
     assert path.read_text() == "10 a.json\n2 b.bin\n"
     assert not path.with_name(SHA + ".tmp").exists()
+
+
+def test_a_cut_off_runs_partial_files_are_removed_and_complete_ones_kept(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    blobs = tmp_path / "models--org--m" / "blobs"
+    blobs.mkdir(parents=True)
+    for name in ("done", "cut.1a2b3c4d.incomplete", "cut.incomplete"):
+        (blobs / name).write_bytes(b"x")
+    remove_partial_files("org/m")
+    assert sorted(p.name for p in blobs.iterdir()) == ["done"]
+    remove_partial_files("org/never-downloaded")  # no folder yet: nothing to do
 
 
 def _plan(tmp_path: Path, snapshot: list[str]) -> tuple[str, dict]:

@@ -5,12 +5,17 @@ or the venv), so it imports only the standard library and huggingface_hub:
 
     python3 fetch_weights.py REPO_ID REVISION
 
-HF_HOME names the cache. huggingface_hub resumes a partial download (its ``*.incomplete``
-blobs), so a run cut off is continued by the next one. Only when every file of the revision, as
-the Hub lists it (``list_repo_tree``), is in the snapshot at the listed size, and every shard
-``model.safetensors.index.json`` names is one of them, does it write
-``$HF_HOME/vllm-fleet-complete/models--ORG--NAME/<commit>`` ("<size> <path>" per line), which
-the deploy's HubSnapshot fact checks. Anything else exits non-zero with what is wrong.
+HF_HOME names the cache. A run cut off is continued by the next one file by file: the files it
+finished are kept, and the file it was writing is fetched again from its start. huggingface_hub
+2.4 writes each download to a temporary file unique to its process (huggingface/huggingface_hub
+PR #4228), so no later run resumes it; the next run removes these leftovers first, or each cut
+would leave up to one shard (~10 GB for Kimi-K2-Thinking) on the data disk.
+
+Only when every file of the revision, as the Hub lists it (``list_repo_tree``), is in the
+snapshot at the listed size, and every shard ``model.safetensors.index.json`` names is one of
+them, does it write ``$HF_HOME/vllm-fleet-complete/models--ORG--NAME/<commit>`` ("<size> <path>"
+per line), which the deploy's HubSnapshot fact checks. Anything else exits non-zero with what is
+wrong.
 """
 
 from __future__ import annotations
@@ -32,12 +37,23 @@ def main(repo_id: str, revision: str) -> None:
         for item in hub.HfApi().list_repo_tree(repo_id, revision=revision, recursive=True)
         if isinstance(item, RepoFile)
     }
+    remove_partial_files(repo_id)
     snapshot = hub.snapshot_download(repo_id, revision=revision)
     problems = check(snapshot, listed)
     if problems:
         sys.exit(f"{repo_id}@{revision} is incomplete in {snapshot}: " + "; ".join(problems))
     record(repo_id, os.path.basename(snapshot), listed)
     print(snapshot)
+
+
+def remove_partial_files(repo_id: str) -> None:
+    """Delete what cut-off downloads left in the repository's blobs (``*.incomplete``). Only
+    the deploy downloads into this cache, and never twice at once on a host."""
+    folder = os.path.join(hub.constants.HF_HUB_CACHE, f"models--{repo_id.replace('/', '--')}")
+    blobs = os.path.join(folder, "blobs")
+    for name in os.listdir(blobs) if os.path.isdir(blobs) else []:
+        if name.endswith(".incomplete"):
+            os.remove(os.path.join(blobs, name))
 
 
 def check(snapshot: str, listed: dict[str, int]) -> list[str]:
