@@ -10,7 +10,6 @@ serving), then the units start or restart only when what they read changed.
 from __future__ import annotations
 
 import io
-import shlex
 import time
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import httpx
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
-from pyinfra.operations import apt, files, pip, python, server, systemd
+from pyinfra.operations import apt, files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
 from vllm_fleet.deploy.credentials import read_secret
-from vllm_fleet.deploy.site import put_site_ca_bundle
+from vllm_fleet.deploy.site import install_pinned_package, install_system_account
 from vllm_fleet.router import render, router_workers
 from vllm_fleet.router.spec import HAPROXY_CONFIG, RouterSpec
 
@@ -36,27 +35,10 @@ def install_router(spec: RouterSpec) -> None:
         update=True,
         cache_time=3600,
     )
-    server.group(name=f"System group {spec.service_user}", group=spec.service_user, system=True)
-    server.user(
-        name=f"System account {spec.service_user}",
-        user=spec.service_user,
-        group=spec.service_user,
-        system=True,
-        shell="/usr/sbin/nologin",
-        create_home=False,
-    )
-    pip.venv(name=f"Virtualenv {s.router_venv_dir}", path=s.router_venv_dir, python="python3")
+    install_system_account(spec.service_user)
     files.directory(name=f"Router files {spec.config_dir}", path=spec.config_dir, mode="0755")
-    ca_bundle = f"{spec.config_dir}/ca-bundle.crt"
-    pip_args = [
-        *(["--index-url", s.site_pip_index_url] if s.site_pip_index_url else []),
-        *(["--cert", ca_bundle] if put_site_ca_bundle(ca_bundle) else []),
-    ]
-    installed = pip.packages(
-        name=f"vllm-router=={s.router_version}",
-        packages=[f"vllm-router=={s.router_version}"],
-        virtualenv=s.router_venv_dir,
-        extra_install_args=shlex.join(pip_args) or None,
+    installed = install_pinned_package(
+        "vllm-router", s.router_version, s.router_venv_dir, spec.config_dir
     )
     script = files.put(
         name="Worker reconciler",
