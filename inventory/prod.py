@@ -27,3 +27,10 @@ amd_mi300x = [
 routers = [
     "router-01.example.internal",
 ]
+
+# The fleet's Hugging Face cache (olah): the serving hosts download weights through it, so each
+# file of a revision crosses the WAN once (~594 GB for Kimi-K2-Thinking, not once per host). It
+# can share the router's CPU host, with a data disk of the model's size (group_data/hub_cache.py).
+hub_cache = [
+    "router-01.example.internal",
+]

@@ -2,7 +2,8 @@
 SSH on 127.0.0.1 (host i: port 2221+i) with a key generated under build/sandbox/, serving vLLM
 on 127.0.0.1:7999+i. They have no GPU and serve the tiny CPU model; their serving data is in
 group_data/sandbox.py. Host 1 is also the fleet's router (group_data/routers.py), its client
-address 127.0.0.1:8080; the last host is also the monitoring host (Prometheus).
+address 127.0.0.1:8080, and its hub cache (olah in front of the local hub, which every host
+downloads weights through); the last host is also the monitoring host (Prometheus).
 
 This file lists the hosts that are up (`invoke sandbox.up --hosts N` makes them); with none up,
 pyinfra and `invoke plan` stop with one line saying so.
@@ -18,4 +19,5 @@ from vllm_fleet.local import sandbox as _sandbox
 
 sandbox = _sandbox.inventory()
 routers = _sandbox.routers()
+hub_cache = _sandbox.hub_caches()
 monitoring = _sandbox.monitoring_hosts()

@@ -7,6 +7,7 @@ the key is declared, so nothing downstream has to quote or guess.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 import stat
@@ -224,6 +225,14 @@ def pinned_by_digest(value: str) -> str | None:
     if re.fullmatch(r"[^\s@]+@sha256:[0-9a-f]{64}", value):
         return None
     return f"{value!r} is not pinned by digest; valid: NAME[:TAG]@sha256:<64 hex digits>"
+
+
+def ip_address(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"{value!r} is not an IP address to listen on (e.g. 0.0.0.0, 127.0.0.1, ::)"
+    return None
 
 
 def host_port(value: str) -> str | None:

@@ -29,6 +29,7 @@ from vllm_fleet.hostchecks import (
     host_path,
     host_port,
     image_reference,
+    ip_address,
     log_size,
     one_of,
     package_name,
@@ -318,7 +319,7 @@ class HostSettings:
         "http://<host name>:<router_port>.",
         None,
     )
-    router_bind: str = key("Address HAProxy listens on for clients.", "0.0.0.0")
+    router_bind: str = key("Address HAProxy listens on for clients.", "0.0.0.0", check=ip_address)
     router_port: int = key(
         "Client port: HAProxy, which forwards only the API routes.", 8080, check=tcp_port
     )
@@ -355,9 +356,9 @@ class HostSettings:
         3,
         check=at_least(1),
     )
-    router_version: str = key("The pinned PyPI vllm-router release.", "0.1.17")
+    router_version: str = key("The pinned PyPI vllm-router release.", "0.1.17", check=plain_name)
     router_venv_dir: str = key(
-        "The virtualenv vllm-router is installed into.", "/opt/vllm-fleet/router"
+        "The virtualenv vllm-router is installed into.", "/opt/vllm-fleet/router", check=host_path
     )
     router_unit_name: str = key(
         "The router's systemd unit; <name>-workers is the unit that "
@@ -373,6 +374,41 @@ class HostSettings:
         "On a serving host: routers stop sending it new requests "
         "(in-flight ones finish); see docs/runbooks/router-hosts.md.",
         False,
+    )
+
+    # --- Hub cache (deploy/hub_cache.py): hosts of the `hub_cache` group; docs/hub-cache.md ---
+    hub_cache_group: str = key(
+        "The inventory group whose cache this serving host downloads weights through, when "
+        "the group is in the inventory (else straight from hf_endpoint).",
+        "hub_cache",
+        check=plain_name,
+    )
+    hub_cache_dir: str | None = key(
+        "On a cache host: the data-disk folder olah keeps the cached files in (required).",
+        None,
+        check=host_path,
+    )
+    hub_cache_url: str | None = key(
+        "Where serving hosts reach this cache. Unset: http://<host name>:<hub_cache_port>.",
+        None,
+        check=url,
+    )
+    hub_cache_bind: str = key("Address olah listens on.", "0.0.0.0", check=ip_address)
+    hub_cache_port: int = key("olah's port (its own default).", 8090, check=tcp_port)
+    hub_cache_offline: bool = key(
+        "Serve only what is on the cache's disk, never asking hf_endpoint (an air-gapped "
+        "site; docs/runbooks/air-gapped-weights.md).",
+        False,
+    )
+    hub_cache_version: str = key("The pinned PyPI olah release.", "0.5.4", check=plain_name)
+    hub_cache_venv_dir: str = key(
+        "The virtualenv olah is installed into.", "/opt/vllm-fleet/hub-cache", check=host_path
+    )
+    hub_cache_unit_name: str = key("The cache's systemd unit.", "vllm-hub-cache", check=unit_name)
+    hub_cache_ready_timeout_s: int = key(
+        "How long the deploy waits for the cache to answer after a (re)start.",
+        120,
+        check=at_least(1),
     )
 
     # --- GPU drivers (deploy/drivers.py) ---

@@ -42,15 +42,18 @@ def test_one_deploy_serves_on_every_host(
         assert answer["content"], host.name
 
 
-def test_each_host_fetched_the_weights_from_the_hub_once(
+def test_the_fleet_fetched_each_file_from_the_hub_once(
     fleet_deployment: Deployment, local_hub: HubContainer, tiny_model_dir: Path
 ) -> None:
+    """Every host downloads through the fleet's hub cache (host 1, docs/hub-cache.md): Hub bytes
+    divided by the model's bytes is 1.0 for the fleet, not 1.0 per host."""
     size = sum(
         p.stat().st_size
         for p in tiny_model_dir.iterdir()
         if p.is_file() and not p.name.startswith(".")
     )
-    assert local_hub.stats()["bytes_served"] == 3 * size
+    stats = local_hub.stats()
+    assert stats["bytes_served"] / size == 1.0, stats["bytes_per_file"]
 
 
 def test_every_host_runs_the_pushed_digest(

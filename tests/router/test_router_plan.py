@@ -197,8 +197,10 @@ def test_plan_json_shows_the_router_unit_workers_and_url(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     plan(Context(), inventory=PROD, host="router-01.example.internal", json=True)
-    (entry,) = json.loads(capsys.readouterr().out)
-    assert entry["role"] == "router"
+    # router-01 is also prod's hub cache: its plan has one entry per role.
+    entries = {e["role"]: e for e in json.loads(capsys.readouterr().out)}
+    assert set(entries) == {"router", "hub_cache"}
+    entry = entries["router"]
     assert entry["url"] == "http://router-01.example.internal:8080"
     assert [w["url"] for w in entry["workers"]] == [f"http://{h}:8000" for h in H200 + MI300X]
     assert entry["unit"]["path"] == "/etc/systemd/system/vllm-router.service"

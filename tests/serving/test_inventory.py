@@ -22,7 +22,9 @@ def test_prod_hosts_and_where_their_data_comes_from(prod_hosts: dict[str, HostDa
         "mi300x-02.example.internal",
         "router-01.example.internal",
     ]
-    assert prod_hosts["router-01.example.internal"].groups == ("routers", "prod")
+    router = prod_hosts["router-01.example.internal"]
+    assert router.groups == ("routers", "hub_cache", "prod")
+    assert router.source("hub_cache_dir") == "inventory/group_data/hub_cache.py"
     h200 = prod_hosts["h200-02.example.internal"]
     assert (h200.data["gpu_vendor"], h200.data["gpu_count"], h200.data["profile"]) == (
         "nvidia",

@@ -60,8 +60,9 @@ def test_strict_env_fails_the_amd_hosts(
     with pytest.raises(Exit) as info:
         plan(Context(), inventory=PROD, json=True, strict_env=True, manifest_dir=str(manifest_dir))
     plans = json.loads(capsys.readouterr().out)
-    assert [bool(p.get("error")) for p in plans] == [False, False, True, True, False]
-    assert plans[-1]["role"] == "router"  # the router serves no model: no vLLM to check
+    assert [bool(p.get("error")) for p in plans] == [False, False, True, True, False, False]
+    # The router and the hub cache serve no model: no vLLM to check.
+    assert [p.get("role") for p in plans[-2:]] == ["router", "hub_cache"]
     assert (
         "mi300x-01.example.internal: models/kimi-k2-thinking.yaml: layers[1].env.VLLM_USE_V1"
         in info.value.message
@@ -88,10 +89,9 @@ def test_no_secret_value_reaches_the_plan(
     (inventory / "group_data" / "all.py").write_text(
         all_py + f"\nhf_token_file = {str(hf_file)!r}\nvllm_api_key_file = {str(key_file)!r}\n"
     )
-    for name in ("nvidia_h200.py", "amd_mi300x.py"):
-        (inventory / "group_data" / name).write_text(
-            (INVENTORY_DIR / "group_data" / name).read_text()
-        )
+    for group_file in (INVENTORY_DIR / "group_data").glob("*.py"):
+        if group_file.name != "all.py":
+            (inventory / "group_data" / group_file.name).write_text(group_file.read_text())
     (inventory / "prod.py").write_text((INVENTORY_DIR / "prod.py").read_text())
 
     for runtime_json in (True, False):
@@ -108,7 +108,9 @@ def test_no_secret_value_reaches_the_plan(
     (router,) = [entry for entry in plans if entry.get("role") == "router"]
     assert router["api_key"] == f"<secret from file:{key_file} -> /etc/vllm-fleet/router-api-keys>"
     assert KEY_CANARY not in json.dumps(router)
-    for entry in [entry for entry in plans if entry.get("role") != "router"]:
+    (cache,) = [entry for entry in plans if entry.get("role") == "hub_cache"]
+    assert CANARY not in json.dumps(cache)  # the cache holds no token: hosts send their own
+    for entry in [entry for entry in plans if entry.get("role") not in ("router", "hub_cache")]:
         assert entry["environment"]["VLLM_API_KEY"] == (
             f"<secret from file:{key_file} -> /etc/vllm-fleet/vllm-api-key>"
         )

@@ -19,6 +19,7 @@ from pyinfra.api.host import Host
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import HostSettings, settings_for
+from vllm_fleet.hubcache.spec import HubCacheSpec, resolve_hub_caches, weights_endpoints
 from vllm_fleet.paths import MANIFEST_DIR
 from vllm_fleet.router.spec import ROUTERS_GROUP, RouterSpec, resolve_routers
 from vllm_fleet.serving.inventory import GroupConflictError, HostData, load_inventory
@@ -29,6 +30,7 @@ from vllm_fleet.serving.spec import ServeSpec
 _SPECS: dict[str, ServeSpec] = {}
 _SETTINGS: dict[str, HostSettings] = {}
 _ROUTERS: dict[str, dict[str, RouterSpec]] = {}
+_HUB_CACHES: dict[str, tuple[dict[str, HubCacheSpec], dict[str, str]]] = {}
 
 
 class DeployError(PyinfraError):
@@ -102,11 +104,42 @@ def router_spec() -> RouterSpec | None:
     if "routers" not in _ROUTERS:
         env_names = frozenset(secrets_present())
         try:
-            specs = resolve_routers([host_data(h) for h in host.inventory], env_names)
+            specs = resolve_routers(_inventory_data(), env_names)
         except FleetError as err:
             raise DeployError(str(err)) from None
         _ROUTERS["routers"] = {spec.host: spec for spec in specs}
     return _ROUTERS["routers"][host.name]
+
+
+def hub_cache_spec() -> HubCacheSpec | None:
+    """The hub cache the host pyinfra is preparing runs, or None when it runs none."""
+    caches, _ = _fleet_hub_caches()
+    return caches.get(host.name)
+
+
+def weights_endpoint() -> str:
+    """Where the host pyinfra is preparing downloads weights from: its cache group's host when
+    the inventory has one, else its hf_endpoint."""
+    _, endpoints = _fleet_hub_caches()
+    return endpoints[host.name]
+
+
+def _fleet_hub_caches() -> tuple[dict[str, HubCacheSpec], dict[str, str]]:
+    """Every cache of the inventory, and every serving host's endpoint, resolved once: a
+    mistake anywhere stops the deploy before any host is changed."""
+    if "fleet" not in _HUB_CACHES:
+        hosts = _inventory_data()
+        try:
+            specs = resolve_hub_caches(hosts)
+            endpoints = weights_endpoints(hosts)
+        except FleetError as err:
+            raise DeployError(str(err)) from None
+        _HUB_CACHES["fleet"] = ({spec.host: spec for spec in specs}, endpoints)
+    return _HUB_CACHES["fleet"]
+
+
+def _inventory_data() -> list[HostData]:
+    return [host_data(h) for h in host.inventory]
 
 
 @cache

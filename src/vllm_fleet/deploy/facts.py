@@ -98,6 +98,21 @@ class FreeBytes(FactBase):
         return int(text) if text.isdigit() else None
 
 
+class UsedBytes(FactBase):
+    """Bytes the files under ``path`` take (0 when it does not exist yet)."""
+
+    def command(self, path: str) -> str:
+        return f"du -sb {shlex.quote(path)} 2>/dev/null | cut -f1 || true"
+
+    @staticmethod
+    def default() -> int:
+        return 0  # no output: the folder does not exist
+
+    def process(self, output: list[str]) -> int:
+        text = "".join(output).strip()
+        return int(text) if text.isdigit() else 0
+
+
 class UnitState(FactBase):
     """``systemctl show`` properties of a unit: ActiveState, SubState, NRestarts, Result and
     LoadState (``not-found`` for a unit that does not exist, which systemd still reports as

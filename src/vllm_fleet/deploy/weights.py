@@ -1,6 +1,7 @@
 """Model weights: downloaded once per host, pinned revision, into the data disk, before the
-service starts (it then runs offline). The download runs with the runtime's own Python and
-huggingface_hub (the serving image, or the venv), so the host needs nothing else."""
+service starts (it then runs offline), through the fleet's hub cache when there is one. The
+download runs with the runtime's own Python and huggingface_hub (the serving image, or the
+venv), so the host needs nothing else."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
 from vllm_fleet.deploy.account import own_data_folders
-from vllm_fleet.deploy.context import fail, host_settings, host_spec
+from vllm_fleet.deploy.context import fail, host_settings, host_spec, weights_endpoint
 from vllm_fleet.deploy.facts import FreeBytes, HubSnapshot
 from vllm_fleet.serving.secretnames import HF_TOKEN_IN_CONTAINER
 from vllm_fleet.serving.spec import ServeSpec
@@ -39,9 +40,8 @@ def download_weights() -> None:
         host.noop(f"{weights.repo_id}@{weights.revision} complete in {weights.host_cache}")
         own_data_folders(spec.host_dirs)
         return
-    # A download was cut off, or a file went missing since: huggingface_hub keeps partial
-    # files as blobs/*.incomplete and resumes them (https://huggingface.co/docs/huggingface_hub/
-    # guides/download).
+    # A download was cut off, or a file went missing since: the files already complete are
+    # kept and the rest fetched (vllm_fleet.deploy.fetch_weights says how partial files go).
     if snapshot["commit"]:
         logger.warning(
             f"    [{host.name}] {weights.repo_id}@{weights.revision} is incomplete "
@@ -78,7 +78,8 @@ def download_command(spec: ServeSpec) -> str:
     weights = spec.weights
     args = [weights.repo_id, weights.revision]
     token = next((c for c in spec.credentials if c.name == "hf_token"), None)
-    env = {"HF_ENDPOINT": host_settings().hf_endpoint, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    # The fleet's hub cache when the inventory has one (vllm_fleet.hubcache), else hf_endpoint.
+    env = {"HF_ENDPOINT": weights_endpoint(), "HF_HUB_DISABLE_TELEMETRY": "1"}
     if spec.runtime == "venv":
         env["HF_HOME"] = weights.host_cache
         if token:

@@ -8,12 +8,13 @@ Nothing here connects to a host.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from vllm_fleet.errors import FleetError
 from vllm_fleet.hostdata import settings_for
+from vllm_fleet.hubcache.spec import HUB_CACHE_GROUP, weights_endpoints
 from vllm_fleet.images.matrix import Matrix
 from vllm_fleet.paths import MANIFEST_DIR, MODELS_DIR
 from vllm_fleet.router.spec import ROUTERS_GROUP
@@ -33,6 +34,7 @@ class HostPlan:
     spec: ServeSpec | None = None
     unit_text: str | None = None
     error: str | None = None
+    weights_from: str | None = None  # the hub cache or hf_endpoint it downloads from
 
     def to_dict(self) -> dict[str, Any]:
         if self.spec is None:
@@ -45,6 +47,7 @@ class HostPlan:
             "gpu": f"{spec.gpu_vendor} x{spec.gpu_count}",
             "runtime": spec.runtime,
             "image": spec.image,
+            "weights_from": self.weights_from,
             "validation": spec.validation.summary,
             "command": shell_command(spec.argv),
             "exec_start": shell_command(command(spec)),
@@ -120,15 +123,18 @@ def plan_inventory(
     inventory: Path | str, host: str | None = None, **options: Any
 ) -> list[HostPlan]:
     """Plans for every host of ``inventory`` (or only ``host``). ``options`` go to Planner."""
-    hosts = load_inventory(inventory)
+    hosts = fleet = load_inventory(inventory)
     if host is not None:
         hosts = [select_host(hosts, host, display_path(inventory))]
-        # A router that serves no model has only its router plan (vllm_fleet.router.plan).
-        hosts = [h for h in hosts if serves_a_model(h) or ROUTERS_GROUP not in h.groups]
+        # A router or cache that serves no model has only its own plan (vllm_fleet.router.plan,
+        # vllm_fleet.hubcache.plan).
+        roles = {ROUTERS_GROUP, HUB_CACHE_GROUP}
+        hosts = [h for h in hosts if serves_a_model(h) or not roles & set(h.groups)]
     else:
         hosts = [h for h in hosts if serves_a_model(h)]
     planner = Planner(**options)
-    return [planner.plan(h) for h in hosts]
+    endpoints = weights_endpoints(fleet)
+    return [replace(planner.plan(h), weights_from=endpoints.get(h.name)) for h in hosts]
 
 
 def serves_a_model(host: HostData) -> bool:

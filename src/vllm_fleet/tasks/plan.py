@@ -13,6 +13,7 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from vllm_fleet.errors import FleetError
+from vllm_fleet.hubcache.plan import HubCachePlan, plan_hub_caches
 from vllm_fleet.paths import MANIFEST_DIR
 from vllm_fleet.router.plan import RouterPlan, plan_routers
 from vllm_fleet.serving.inventory import inventory_warnings
@@ -59,14 +60,17 @@ def plan(
         for warning in inventory_warnings(inventory):
             print(f"warning: {warning}", file=sys.stderr)
         routers = plan_routers(inventory, host, env_names)
+        caches = plan_hub_caches(inventory, host)
     except FleetError as err:
         raise Exit(str(err)) from None
     if json:
         entries = [p.to_dict() for p in plans] + [r.to_dict() for r in routers]
+        entries += [c.to_dict() for c in caches]
         sys.stdout.write(jsonlib.dumps(entries, indent=2) + "\n")
     else:
         _print_plans(plans)
         _print_routers(routers)
+        _print_hub_caches(caches)
     failed = [p for p in plans if p.error]
     if failed:
         raise Exit("; ".join(f"{p.host}: {p.error}" for p in failed))
@@ -87,6 +91,7 @@ def _print_plans(plans: list[HostPlan]) -> None:
             f"{data['model']} / {data['profile']} on {data['gpu']} "
             f"({data['runtime']}) image {data['image'] or '-'}"
         )
+        console.print(f"weights from: {data['weights_from']}", markup=False)
         style = "green" if entry.spec.validation.validated else "red"
         console.print(data["validation"], style=style)
         console.print("command:", style="bold")
@@ -123,6 +128,31 @@ def _print_routers(routers: list[RouterPlan]) -> None:
             console.print(f"  {worker.url}  {worker.host}{state}", markup=False)
         key = spec.to_dict()["api_key"] or "none: clients are not asked for a key"
         console.print(f"API key: {key}", markup=False)
+        for path, text in entry.files().items():
+            console.print(f"{path}:", style="bold")
+            console.print(text, markup=False, soft_wrap=True, end="")
+
+
+def _print_hub_caches(caches: list[HubCachePlan]) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for entry in caches:
+        spec = entry.spec
+        console.rule(f"[bold]{spec.host} (hub cache)")
+        mode = "offline: from its disk only" if spec.settings.hub_cache_offline else "online"
+        console.print(
+            f"hosts download from: {spec.url}  (upstream {spec.upstream}, {mode}, "
+            f"olah {spec.settings.hub_cache_version}, cache {spec.cache_dir})",
+            markup=False,
+            soft_wrap=True,
+        )
+        console.print(f"clients: {', '.join(spec.clients) or 'none'}", markup=False, soft_wrap=True)
+        for model in spec.models:
+            console.print(
+                f"  {model.repo_id}@{model.revision}  {model.size_bytes / 1e9:.1f} GB",
+                markup=False,
+            )
         for path, text in entry.files().items():
             console.print(f"{path}:", style="bold")
             console.print(text, markup=False, soft_wrap=True, end="")

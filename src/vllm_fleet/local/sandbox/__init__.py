@@ -38,6 +38,7 @@ from pyinfra.api.exceptions import InventoryError
 
 from vllm_fleet.docker_engine import engine, image_exists
 from vllm_fleet.errors import FleetError
+from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.local.localbase import ensure_local_base
 from vllm_fleet.paths import BUILD_DIR, IMAGES_DIR, INVENTORY_DIR, REPO_ROOT
 
@@ -55,6 +56,10 @@ ROUTER_HOST_INDEX = 1
 ROUTER_PORT = 8080
 ROUTER_URL = f"http://127.0.0.1:{ROUTER_PORT}"
 ROUTER_DATA = {"router_port": ROUTER_PORT, "router_url": ROUTER_URL}
+# Host 1 is also the fleet's hub cache (group `hub_cache`): olah on its data volume, in front of
+# the local hub; every host downloads weights through it, by name on the network.
+HUB_CACHE_HOST_INDEX = 1
+HUB_CACHE_DIR = "/var/lib/vllm-fleet/hub-cache"
 SSH_KEY = BUILD_DIR / "sandbox" / "id_ed25519"
 SANDBOX_INVENTORY = INVENTORY_DIR / "sandbox.py"
 # The sandbox's own network: the hosts, the registry and the local hub reach each other by name,
@@ -120,6 +125,16 @@ class SandboxHost:
         return self.index == ROUTER_HOST_INDEX
 
     @property
+    def is_hub_cache(self) -> bool:
+        return self.index == HUB_CACHE_HOST_INDEX
+
+    @property
+    def hub_cache_data(self) -> dict[str, Any]:
+        """A cache host's data: its folder, and its address by name on the network."""
+        port = HostSettings().hub_cache_port
+        return {"hub_cache_dir": HUB_CACHE_DIR, "hub_cache_url": f"http://{self.container}:{port}"}
+
+    @property
     def published_ports(self) -> list[int]:
         """The host's ports the controller reaches on 127.0.0.1 (besides SSH)."""
         return [self.vllm_port, *([ROUTER_PORT] if self.is_router else [])]
@@ -144,6 +159,7 @@ class SandboxHost:
                 # And where the monitoring host scrapes it.
                 "scrape_address": self.container,
                 **(ROUTER_DATA if self.is_router else {}),
+                **(self.hub_cache_data if self.is_hub_cache else {}),
             },
         )
 
@@ -188,6 +204,11 @@ def routers() -> list[str]:
     return [host.name for host in hosts_up() if host.is_router]
 
 
+def hub_caches() -> list[str]:
+    """inventory/sandbox.py's `hub_cache` group: host 1, when it is up."""
+    return [host.name for host in hosts_up() if host.is_hub_cache]
+
+
 def monitoring_host() -> SandboxHost | None:
     """The monitoring host: the last host up (Prometheus beside a vLLM the tests stop and
     start)."""
@@ -202,13 +223,16 @@ def monitoring_hosts() -> list[str]:
 
 
 def run_deploy(
-    deploy_file: str, *options: str, env: dict[str, str] | None = None
+    deploy_file: str,
+    *options: str,
+    env: dict[str, str] | None = None,
+    inventory: Path = SANDBOX_INVENTORY,
 ) -> subprocess.CompletedProcess:
     """`pyinfra inventory/sandbox.py <deploy_file> -y <options>`, as an operator types it in the
     checkout; its output (stdout and stderr together) captured."""
     pyinfra = Path(sys.executable).parent / "pyinfra"
     return subprocess.run(
-        [str(pyinfra), str(SANDBOX_INVENTORY), deploy_file, "-y", *options],
+        [str(pyinfra), str(inventory), deploy_file, "-y", *options],
         cwd=REPO_ROOT,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
