@@ -30,6 +30,7 @@ ORDER = [
     "failed-start",
     "router-hosts",
     "alert-fired",
+    "air-gapped-weights",
 ]
 SANDBOX = {
     "INVENTORY": "inventory/sandbox.py",
@@ -39,6 +40,8 @@ SANDBOX = {
     "PROFILE": "cpu",
     "ROUTER": sandbox.SandboxHost(sandbox.ROUTER_HOST_INDEX).name,
     "ROUTER_URL": sandbox.ROUTER_URL,
+    "HUB_CACHE": sandbox.SandboxHost(sandbox.HUB_CACHE_HOST_INDEX).name,
+    "HUB_CACHE_DIR": sandbox.HUB_CACHE_DIR,
 }
 
 
