@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -19,7 +20,7 @@ from vllm_fleet.deploy.facts import COMPLETE_DIR, repo_folder
 from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.hubcache.spec import SERVICE_USER
 from vllm_fleet.local import sandbox
-from vllm_fleet.local.hub.container import HUB_CONTAINER, HubContainer
+from vllm_fleet.local.hub.container import HUB_CONTAINER, HUB_URL, HubContainer
 
 pytestmark = pytest.mark.slow
 CACHE_HOST = sandbox.SandboxHost(sandbox.HUB_CACHE_HOST_INDEX)
@@ -82,31 +83,40 @@ def test_a_restarted_cache_serves_the_next_host_from_its_disk(
     assert local_hub.stats()["bytes_served"] == before
 
 
-@pytest.fixture
-def hub_unreachable() -> Iterator[None]:
-    """The local hub frozen (docker pause): a connection to it hangs, as to a Hub the site cannot
-    reach. Unfrozen afterwards, with its counters intact."""
-    subprocess.run(["docker", "pause", HUB_CONTAINER], check=True, capture_output=True)
+@contextmanager
+def hub_unreachable_from(*hosts: sandbox.SandboxHost) -> Iterator[None]:
+    """The local hub unreachable from ``hosts``, as a Hub is from an air-gapped site: an
+    ``unreachable`` route to its address, so a connection fails at once. The hub itself keeps
+    running: the controller's inventory checks it, and its byte counter shows what reached it."""
+    shells = [ssh_host(host) for host in hosts]
+    address = shells[0].check_output(f"getent hosts {HUB_CONTAINER} | awk '{{print $1}}'")
+    route = f"ip route %s unreachable {address}/32"
+    for shell in shells:
+        shell.check_output(route % "add")
     try:
+        assert shells[0].run(f"curl -sf --max-time 5 {HUB_URL}/_stats").rc != 0
         yield
     finally:
-        subprocess.run(["docker", "unpause", HUB_CONTAINER], check=True, capture_output=True)
+        for shell in shells:
+            shell.run(route % "del")
 
 
 def test_an_offline_cache_serves_a_host_with_the_hub_unreachable(
-    fleet: Deployment, hub_unreachable: None
+    fleet: Deployment, local_hub: HubContainer
 ) -> None:
     host = ssh_host(sandbox.SandboxHost(2))
     host.check_output(f"rm -rf {REPO} {RECORDS}")
-    try:
-        limits = ["--limit", CACHE_HOST.name, "--limit", sandbox.SandboxHost(2).name]
+    before = local_hub.stats()["bytes_served"]
+    limits = ["--limit", CACHE_HOST.name, "--limit", sandbox.SandboxHost(2).name]
+    with hub_unreachable_from(CACHE_HOST, sandbox.SandboxHost(2)):
         offline = fleet.run(*limits, "--data", "hub_cache_offline=true")
-        assert offline.returncode == 0, offline.stdout[-4000:]
-        assert downloaded(offline), offline.stdout[-3000:]
-        assert chat(fleet.api_key, sandbox.SandboxHost(2).url).status_code == 200
-    finally:
-        online = fleet.run("--limit", CACHE_HOST.name)
-        assert online.returncode == 0, online.stdout[-4000:]
+    served_offline = local_hub.stats()["bytes_served"] - before
+    online = fleet.run("--limit", CACHE_HOST.name)
+    assert offline.returncode == 0, offline.stdout[-4000:]
+    assert downloaded(offline), offline.stdout[-3000:]
+    assert served_offline == 0  # every byte came from the cache's disk
+    assert chat(fleet.api_key, sandbox.SandboxHost(2).url).status_code == 200
+    assert online.returncode == 0, online.stdout[-4000:]
 
 
 def test_the_cache_host_holds_no_token(fleet: Deployment) -> None:
