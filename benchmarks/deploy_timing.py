@@ -21,10 +21,9 @@ import time
 
 import httpx
 
-from sandbox_deploy import deploy
+from sandbox_deploy import clean_sandbox, deploy, quiet
 from vllm_fleet.images.push import push_target
 from vllm_fleet.local import sandbox
-from vllm_fleet.local.demo import build_cpu_image
 from vllm_fleet.local.sandbox import registry
 from vllm_fleet.paths import INVENTORY_DIR
 from vllm_fleet.serving.inventory import load_inventory
@@ -57,12 +56,10 @@ def ready_after(start: str) -> float:
 
 
 def main() -> None:
-    build_cpu_image(log=lambda _line: None)
-    sandbox.down(log=lambda _line: None)
-    sandbox.up(1, log=lambda _line: None)  # the registry, and the hub serving the tiny model
-    push_target("cpu", registry.LOCAL_ADDRESS, log=lambda _line: None)
-    spec = Planner().spec(load_inventory(INVENTORY_DIR / "sandbox.py")[0])
-    try:
+    with clean_sandbox():
+        sandbox.up(1, log=quiet)  # the registry, and the hub serving the tiny model
+        push_target("cpu", registry.LOCAL_ADDRESS, log=quiet)
+        spec = Planner().spec(load_inventory(INVENTORY_DIR / "sandbox.py")[0])
         rows = [("first deploy (fresh host)", deploy()), ("no-op redeploy", deploy())]
         unit = ready_after("systemctl restart vllm-serve")
         on_host("systemctl stop vllm-serve")
@@ -77,8 +74,6 @@ def main() -> None:
             ("first start, empty compile cache", cold),
             ("restart, persisted compile cache", warm),
         ]
-    finally:
-        sandbox.down(log=lambda _line: None)
     for name, seconds in rows:
         print(f"{name:36} {seconds:7.1f} s")
     print(f"unit / bare time-to-ready: {unit / bare:.2f}x (goal <= 1.05x)")

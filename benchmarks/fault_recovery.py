@@ -20,14 +20,13 @@ import secrets
 import statistics
 import time
 
-from sandbox_deploy import deploy
+from sandbox_deploy import clean_sandbox, deploy, quiet
 from vllm_fleet.images.push import push_target
 from vllm_fleet.local import faults, sandbox
 from vllm_fleet.local.demo import (
     HUB_LOCAL_PORT,
     HUB_REPOS,
     TINY_MODEL_DIR,
-    build_cpu_image,
     publish_to_hub,
 )
 from vllm_fleet.local.hub.container import ensure_hub
@@ -76,23 +75,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    quiet = lambda _line: None  # noqa: E731
-    image = build_cpu_image(log=quiet)
-    build_tiny_model(image, TINY_MODEL_DIR)
-    sandbox.down(log=quiet)
-    sandbox.up(1, log=quiet)
-    push_target("cpu", registry.LOCAL_ADDRESS, log=quiet)
-    spec = Planner().spec(load_inventory(INVENTORY_DIR / "sandbox.py")[0])
-    publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
-    ensure_hub(HUB_REPOS, HUB_LOCAL_PORT, log=quiet)
     api_key = f"sk-bench{secrets.token_hex(8)}"
-    try:
+    with clean_sandbox() as image:
+        build_tiny_model(image, TINY_MODEL_DIR)
+        sandbox.up(1, log=quiet)
+        push_target("cpu", registry.LOCAL_ADDRESS, log=quiet)
+        spec = Planner().spec(load_inventory(INVENTORY_DIR / "sandbox.py")[0])
+        publish_to_hub(TINY_MODEL_DIR, spec.weights.repo_id)
+        ensure_hub(HUB_REPOS, HUB_LOCAL_PORT, log=quiet)
         deploy(env={"VLLM_API_KEY": api_key})
         faults.wait_healthy(600)
         time.sleep(10)  # let the watchdog see the server healthy once
         results = measure(args.rounds, api_key, spec.served_model_name)
-    finally:
-        sandbox.down(log=quiet)
     out = BUILD_DIR / "bench" / "fault-recovery.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")

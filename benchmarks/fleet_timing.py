@@ -17,15 +17,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-from sandbox_deploy import deploy, limited_to
+from sandbox_deploy import clean_sandbox, deploy, limited_to, quiet
 from vllm_fleet.images.push import push_target
 from vllm_fleet.local import sandbox
-from vllm_fleet.local.demo import build_cpu_image
 from vllm_fleet.local.sandbox import registry
-
-
-def quiet(_line: str) -> None:
-    pass
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -38,10 +33,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=2, help="no-op redeploys of each size")
     repeat = parser.parse_args().repeat
-    build_cpu_image(quiet)
-    sandbox.down(log=quiet)
     rows: list[tuple[str, float]] = []
-    try:
+    with clean_sandbox():
         rows.append(("sandbox.up --hosts 1 (clean)", timed(lambda: sandbox.up(1, log=quiet))))
         rows.append(
             (
@@ -68,8 +61,6 @@ def main() -> None:
             ("no-op redeploy, 1 host (median)", statistics.median(one)),
             ("no-op redeploy, 4 hosts (median)", statistics.median(four)),
         ]
-    finally:
-        sandbox.down(log=quiet)
     for name, seconds in rows:
         print(f"{name:36} {seconds:7.1f} s")
     ratio = statistics.median(four) / statistics.median(one)

@@ -20,14 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sandbox_deploy import deploy, limited_to
+from sandbox_deploy import clean_sandbox, deploy, limited_to, quiet
 from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.images.push import push_target
 from vllm_fleet.local import sandbox
-from vllm_fleet.local.demo import build_cpu_image
 from vllm_fleet.local.hub.container import HUB_REPOS, ensure_hub
 from vllm_fleet.local.sandbox import registry
 from vllm_fleet.paths import BUILD_DIR, INVENTORY_DIR
@@ -40,10 +40,6 @@ HOSTS = ("sandbox-1", "sandbox-2", "sandbox-3")
 HF_CACHE = "/var/lib/vllm-fleet/huggingface"
 # The sandbox inventory without its hub_cache group: every host downloads from the hub itself.
 DIRECT_INVENTORY = BUILD_DIR / "bench" / "sandbox-direct.py"
-
-
-def quiet(_line: str) -> None:
-    pass
 
 
 def on_hosts(command: str, *hosts: str) -> None:
@@ -71,14 +67,10 @@ def empty_the_cache() -> None:
 def weights_deploy(*hosts: str, inventory: Path = sandbox.SANDBOX_INVENTORY) -> float:
     """Seconds of `deploy/weights.py` on ``hosts``: through the cache, unless ``inventory`` has
     no hub_cache group."""
-    started = time.monotonic()
     group_data = ["--group-data", str(INVENTORY_DIR / "group_data")]
-    proc = sandbox.run_deploy(
-        "deploy/weights.py", *limited_to(*hosts), *group_data, inventory=inventory
+    return deploy(
+        *limited_to(*hosts), *group_data, deploy_file="deploy/weights.py", inventory=inventory
     )
-    if proc.returncode != 0:
-        raise SystemExit(f"weights deploy ({inventory.name}) failed:\n{proc.stdout[-3000:]}")
-    return time.monotonic() - started
 
 
 def write_direct_inventory() -> Path:
@@ -91,18 +83,25 @@ def write_direct_inventory() -> Path:
     return DIRECT_INVENTORY
 
 
+@contextmanager
+def padded_revision(pad_mb: int) -> Iterator[int]:
+    """The model's revision on the local hub with a random file of ``pad_mb`` MiB added; its
+    bytes are given. The file is removed when the block ends, failed or not."""
+    PADDING.write_bytes(os.urandom(pad_mb << 20))
+    try:
+        yield sum(p.stat().st_size for p in PADDING.parent.iterdir() if p.is_file())
+    finally:
+        PADDING.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pad-mb", type=int, default=512, help="extra file in the revision")
     pad_mb = parser.parse_args().pad_mb
-    build_cpu_image(quiet)
-    sandbox.down(log=quiet)
     rows: list[tuple[str, str]] = []
-    try:
+    with clean_sandbox(), padded_revision(pad_mb) as model_bytes:
         sandbox.up(len(HOSTS), log=quiet)
         push_target("cpu", registry.LOCAL_ADDRESS, log=quiet)
-        PADDING.write_bytes(os.urandom(pad_mb << 20))
-        model_bytes = sum(p.stat().st_size for p in PADDING.parent.iterdir() if p.is_file())
         hub = ensure_hub(log=quiet)
 
         def hub_ratio(action) -> tuple[float, float]:
@@ -128,9 +127,6 @@ def main() -> None:
         drop_weights(*HOSTS)
         ratio, direct = hub_ratio(lambda: weights_deploy(*HOSTS, inventory=direct_inventory))
         rows.append(("3 hosts straight from the hub", f"{direct - idle:6.1f} s, hub {ratio:.2f}x"))
-    finally:
-        PADDING.unlink(missing_ok=True)
-        sandbox.down(log=quiet)
     print(
         f"model revision: {model_bytes / 1e6:.0f} MB ({pad_mb} MiB padding); "
         f"weights deploy with nothing to download: {idle:.1f} s"
