@@ -112,6 +112,11 @@ MISTAKES = [
         "src/vllm_fleet/hostdata.py (HostSettings)",
     ),
     (
+        "max_unavailable of 0",
+        {"max_unavailable": 0},
+        f"{ALL}: max_unavailable: 0 is below the minimum 1",
+    ),
+    (
         "distro table as a list",
         {"driver_distros": ["22.04"]},
         f"{ALL}: driver_distros: expected a dict, got list ['22.04']",

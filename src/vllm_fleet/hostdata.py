@@ -305,6 +305,33 @@ class HostSettings:
         "Once /health answers, run the smoke checks before calling the host done.", True
     )
 
+    # --- Rolling changes (deploy/service.py, `invoke rollout`): docs/rolling-changes.md ---
+    max_unavailable: int = key(
+        "Serving hosts of one pool (the hosts serving one model) that may be out at once: "
+        "a deploy refuses to restart more together, and `invoke rollout` drains and "
+        "restarts this many at a time.",
+        1,
+        check=at_least(1),
+    )
+    allow_pool_down: bool = key(
+        "Let max_unavailable reach the pool's size, so every host of the pool may restart "
+        "together (a pool that has no clients yet).",
+        False,
+    )
+    drain_timeout_s: int = key(
+        "How long `invoke rollout` waits, once a host is out of the router, for its "
+        "in-flight requests to finish before restarting it (vLLM's --shutdown-timeout "
+        "still lets the rest finish).",
+        300,
+        check=at_least(1),
+    )
+    state_dir: str = key(
+        "Where the host records what it runs and what it ran before (state.json, the two "
+        "units), so a rollback needs nothing from the controller.",
+        "/var/lib/vllm-fleet/state",
+        check=host_path,
+    )
+
     # --- Router (deploy/router.py): hosts in the `routers` group; docs/router.md ---
     worker_url: str | None = key(
         "Where routers reach this host's server. Unset: http://<host name>:<vllm_port>.", None

@@ -21,6 +21,7 @@ from vllm_fleet.router.spec import ROUTERS_GROUP
 from vllm_fleet.serving.imagefacts import image_facts
 from vllm_fleet.serving.inventory import HostData, load_inventory, select_host
 from vllm_fleet.serving.models import ModelFile, display_path, load_model
+from vllm_fleet.serving.pools import check_restart_budgets
 from vllm_fleet.serving.spec import ServeSpec, host_values, resolve
 from vllm_fleet.serving.units import command, credential_reference, render_unit, shell_command
 from vllm_fleet.serving.vendorgates import check_amd_driver
@@ -124,6 +125,7 @@ def plan_inventory(
 ) -> list[HostPlan]:
     """Plans for every host of ``inventory`` (or only ``host``). ``options`` go to Planner."""
     hosts = fleet = load_inventory(inventory)
+    check_restart_budgets(fleet)
     if host is not None:
         hosts = [select_host(hosts, host, display_path(inventory))]
         # A router or cache that serves no model has only its own plan (vllm_fleet.router.plan,
