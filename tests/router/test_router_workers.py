@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,7 +14,14 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from vllm_fleet.router.router_workers import read_workers, reconcile, run
+from vllm_fleet.router.router_workers import (
+    main,
+    read_workers,
+    reconcile,
+    run,
+    set_drained,
+    wanted_workers,
+)
 
 
 class Fleet:
@@ -98,3 +106,52 @@ def test_a_router_that_is_not_up_yet_is_retried_not_fatal(tmp_path: Path) -> Non
     lines: list[str] = []
     run("http://127.0.0.1:9", path, interval=0.01, log=lines.append, passes=3)
     assert len(lines) == 1 and lines[0].startswith("cannot reconcile yet (URLError")
+
+
+def test_a_drained_worker_leaves_the_router_and_comes_back_when_undrained(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """The rollout's drain: the file takes the worker out at run time; `drain` returns only once
+    the router no longer holds it, `undrain` once it holds it again (the loop makes both)."""
+    a, b = fleet.worker("a"), fleet.worker("b")
+    fleet.healthy = {"a", "b"}
+    workers, drained = tmp_path / "workers", tmp_path / "drained"
+    workers.write_text(f"{a}\n{b}\n")
+    loop = threading.Thread(
+        target=run,
+        args=(fleet.url, workers, 0.05, lambda _line: None),
+        kwargs={"passes": 200, "drained_file": drained},
+        daemon=True,
+    )
+    loop.start()
+    for _ in range(100):  # the loop adds both first
+        if fleet.held == {a, b}:
+            break
+        time.sleep(0.05)
+    router = ["--router", fleet.url, "--workers-file", str(workers), "--drained-file", str(drained)]
+    main([*router, "--timeout", "5", "drain", b])
+    assert fleet.held == {a}
+    assert read_workers(drained) == [b]
+    assert wanted_workers(workers, drained) == [a]
+    main([*router, "--timeout", "5", "undrain", b])
+    assert fleet.held == {a, b}
+    assert read_workers(drained) == []
+
+
+def test_a_drain_the_router_never_shows_fails_with_the_worker_named(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    b = fleet.worker("b")
+    fleet.held = {b}  # no reconciler loop running: nothing removes it
+    router = ["--router", fleet.url, "--workers-file", str(tmp_path / "workers")]
+    with pytest.raises(SystemExit, match=f"drain: {b} not removed by the router within 1 s"):
+        main([*router, "--drained-file", str(tmp_path / "drained"), "--timeout", "1", "drain", b])
+
+
+def test_a_missing_drained_file_drains_nothing(tmp_path: Path) -> None:
+    workers = tmp_path / "workers"
+    workers.write_text("http://a:8000\n")
+    assert wanted_workers(workers, tmp_path / "absent") == ["http://a:8000"]
+    set_drained(tmp_path / "drained", "http://a:8000", drained=True)
+    assert oct((tmp_path / "drained").stat().st_mode & 0o777) == "0o644"
+    assert wanted_workers(workers, tmp_path / "drained") == []

@@ -87,6 +87,11 @@ class RouterSpec:
         return f"{self.config_dir}/workers"
 
     @property
+    def drained_file(self) -> str:
+        """Workers taken out at run time (`invoke rollout`), beside the deploy's list."""
+        return f"{self.config_dir}/drained"
+
+    @property
     def gate_script(self) -> str:
         return f"{self.config_dir}/router_workers.py"
 
@@ -128,6 +133,8 @@ class RouterSpec:
             self.backend,
             "--workers-file",
             self.workers_file,
+            "--drained-file",
+            self.drained_file,
         ]
 
     def to_dict(self) -> dict[str, Any]:
