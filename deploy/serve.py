@@ -8,6 +8,11 @@ run here, with one line naming the file and field, before any host is changed. A
 `hub_cache` group gets the fleet's Hugging Face cache first, so it answers before any host
 downloads weights through it. Hosts that serve no model (routers, caches, monitoring: no `model`
 in their data) are otherwise left alone.
+
+A change restarts at most `max_unavailable` serving hosts of a pool at once: pyinfra restarts
+every host of a run together, so past that the deploy stops and says to run `invoke rollout`
+(host by host through the router; docs/rolling-changes.md). Each host records what it runs once
+its ready gate passed; a failed gate returns it to what it ran before.
 """
 
 from vllm_fleet.deploy.account import install_service_account
@@ -19,6 +24,7 @@ from vllm_fleet.deploy.gpugate import admit_gpus
 from vllm_fleet.deploy.hub_cache import install_hub_cache
 from vllm_fleet.deploy.image import install_image
 from vllm_fleet.deploy.ready import ready_gate
+from vllm_fleet.deploy.rolling import last_good, record_version
 from vllm_fleet.deploy.service import install_service
 from vllm_fleet.deploy.venv import install_venv
 from vllm_fleet.deploy.weights import download_weights
@@ -37,4 +43,5 @@ if serves_a_model():
     download_weights()
     admit_gpus(reboot_pending)
     started = install_service()
-    ready_gate(spec, started)
+    ready_gate(spec, started, rollback_to=last_good(spec))
+    record_version(spec)

@@ -84,9 +84,10 @@ _COMMAND = re.compile(r"^\[@fake/[^\]]+\] +>>> (.*)$")  # pyinfra pads short hos
 
 
 def write_inventory(
-    folder: Path, group: str, host: str, distro: str, data: dict, responses: dict
+    folder: Path, group: str, host: str | list[str], distro: str, data: dict, responses: dict
 ) -> Path:
-    """A one-host inventory in ``group`` (whose group_data applies) with canned facts."""
+    """An inventory of ``host`` (or several) in ``group`` (whose group_data applies), each with
+    the same canned facts."""
     host_data = {
         "fake_delay": 0,
         "fake_delay_jitter": 0,
@@ -94,8 +95,10 @@ def write_inventory(
         "fake_responses": {"ls -pdL *-release": OS_RELEASES[distro], **BASE_RESPONSES, **responses},
         **data,
     }
+    names = [host] if isinstance(host, str) else host
+    entries = ", ".join(f"({f'@fake/{name}'!r}, {pprint.pformat(host_data)})" for name in names)
     path = folder / "fleet.py"
-    path.write_text(f"{group} = [({f'@fake/{host}'!r}, {pprint.pformat(host_data)})]\n")
+    path.write_text(f"{group} = [{entries}]\n")
     return path
 
 

@@ -120,3 +120,56 @@ def test_a_new_account_gets_the_folders_an_earlier_runtime_filled(tmp_path: Path
     assert any(commands == [CHOWN] for commands in ops.values()), ops
     assert "not vllm's: (account vllm created in this run)" in output
     assert "! -user vllm" not in output  # not asked while the account does not exist
+
+
+# Three H200 hosts whose vLLM unit is active: a changed unit restarts each of them.
+SERVING = {"systemctl show --property=ActiveState": ["ActiveState=active", "NRestarts=0"]}
+FLEET = ["h200-01", "h200-02", "h200-03"]
+
+
+def test_a_deploy_that_would_restart_two_hosts_of_a_pool_stops_before_any_change(
+    tmp_path: Path,
+) -> None:
+    """pyinfra restarts every host of a run together; past max_unavailable (1) the deploy
+    refuses, naming the hosts, and says what to run instead."""
+    inventory = write_inventory(tmp_path, "nvidia_h200", FLEET, "ubuntu-24.04", {}, SERVING)
+    output = _stdout_and_stderr(run_deploy(inventory))
+    assert re.search(
+        r"--> pyinfra error.*: this deploy would restart 2 serving hosts of pool "
+        r"'kimi-k2-thinking' at once \(@fake/h200-0\d, @fake/h200-0\d\), and max_unavailable is 1",
+        output,
+    ), output[-3000:]
+    assert f"`invoke rollout --inventory {inventory}`" in output
+    assert "--> Beginning operation run" not in output, "stopped only after changing things"
+
+
+def test_a_deploy_within_the_budget_is_not_refused(tmp_path: Path) -> None:
+    """Two restarts with max_unavailable 2: both hosts prepare to the end."""
+    inventory = write_inventory(
+        tmp_path, "nvidia_h200", FLEET, "ubuntu-24.04", {"max_unavailable": 2}, SERVING
+    )
+    output = _stdout_and_stderr(
+        run_deploy(inventory, "deploy/serve.py", "--limit", "@fake/h200-0[12]", "--dry")
+    )
+    assert "pyinfra error" not in output, output[-3000:]
+    for name in FLEET[:2]:  # both prepared to the end, restart included; --dry runs nothing
+        assert re.search(rf"\[@fake/{name}\] +Ready: deploy/serve.py", output), output[-3000:]
+
+
+def test_a_budget_of_the_whole_pool_is_an_error_naming_where_it_was_set(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path, "nvidia_h200", FLEET, "ubuntu-24.04", {}, SERVING)
+    output = _stdout_and_stderr(
+        run_deploy(inventory, "deploy/serve.py", "--data", "max_unavailable=3")
+    )
+    assert re.search(
+        r"--> pyinfra error.*: --data override: max_unavailable: 3 on @fake/h200-01 would take "
+        r"every host of pool 'kimi-k2-thinking' \(3 hosts\) out at once; use 1 to 2, or set "
+        r"allow_pool_down = true",
+        output,
+    ), output[-3000:]
+    assert "--> Beginning operation run" not in output
+
+
+def _stdout_and_stderr(result) -> str:
+    assert result.returncode in (0, 1)
+    return result.stdout + result.stderr

@@ -104,7 +104,7 @@ def router_spec() -> RouterSpec | None:
     if "routers" not in _ROUTERS:
         env_names = frozenset(secrets_present())
         try:
-            specs = resolve_routers(_inventory_data(), env_names)
+            specs = resolve_routers(inventory_data(), env_names)
         except FleetError as err:
             raise DeployError(str(err)) from None
         _ROUTERS["routers"] = {spec.host: spec for spec in specs}
@@ -128,7 +128,7 @@ def _fleet_hub_caches() -> tuple[dict[str, HubCacheSpec], dict[str, str]]:
     """Every cache of the inventory, and every serving host's endpoint, resolved once: a
     mistake anywhere stops the deploy before any host is changed."""
     if "fleet" not in _HUB_CACHES:
-        hosts = _inventory_data()
+        hosts = inventory_data()
         try:
             specs = resolve_hub_caches(hosts)
             endpoints = weights_endpoints(hosts)
@@ -138,7 +138,7 @@ def _fleet_hub_caches() -> tuple[dict[str, HubCacheSpec], dict[str, str]]:
     return _HUB_CACHES["fleet"]
 
 
-def _inventory_data() -> list[HostData]:
+def inventory_data() -> list[HostData]:
     return [host_data(h) for h in host.inventory]
 
 
@@ -150,6 +150,12 @@ def _hosts_in(inventory: Path, group_data_dirs: tuple[str, ...]) -> dict[str, Ho
         raise DeployError(str(err)) from None
     except FleetError:
         return {}
+
+
+def cli_inventory() -> str | None:
+    """The inventory file pyinfra's command line names (None: not a file)."""
+    inventory, _ = _cli_arguments()
+    return str(inventory) if inventory else None
 
 
 def _cli_arguments() -> tuple[Path | None, tuple[str, ...]]:

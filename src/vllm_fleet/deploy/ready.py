@@ -1,7 +1,12 @@
 """The ready gate: after a (re)start, wait for /health with progress; if the unit dies, fail with
 the tail of its journal; once healthy, run the smoke checks (vllm_fleet.smoke) as a client would.
 A cold Kimi-K2 load takes 10-30 minutes, so the wait is long (host data ``ready_timeout_s``) and
-says what it is waiting for."""
+says what it is waiting for.
+
+When the gate fails on a host that served another version before this deploy, the host goes
+back to that version's unit on its own and waits for /health again; the deploy still fails,
+naming the stage, the journal's lines and the version serving again (vllm_fleet.deploy.rolling).
+"""
 
 from __future__ import annotations
 
@@ -17,32 +22,51 @@ from pyinfra.operations import python
 from vllm_fleet.deploy.context import host_settings
 from vllm_fleet.deploy.credentials import read_secret
 from vllm_fleet.deploy.facts import UnitState
-from vllm_fleet.serving.spec import ServeSpec
+from vllm_fleet.deploy.rolling import LastGood, restore_unit
+from vllm_fleet.serving.spec import ServeSpec, server_url
 from vllm_fleet.smoke.runner import run_smoke
 
 JOURNAL_LINES = 40
+# How a failed gate's error starts; `invoke rollout` finds it in pyinfra's output by this.
+GATE_FAILED = "ready gate failed at"
 
 
 def endpoint_url(spec: ServeSpec) -> str:
     """Where the controller reaches this host's server (host data ``vllm_url`` overrides)."""
-    return host_settings().vllm_url or f"http://{host.name}:{spec.port}"
+    return server_url(spec, host_settings().vllm_url)
 
 
 @deploy("Ready gate")
-def ready_gate(spec: ServeSpec, started) -> None:
-    """Wait for the server after ``started`` (the start/restart operation) changed something."""
+def ready_gate(spec: ServeSpec, started, rollback_to: LastGood | None = None) -> None:
+    """Wait for the server after ``started`` (the start/restart operation) changed something;
+    on a failure, return the host to ``rollback_to`` before failing the deploy."""
     python.call(
         name=f"Wait for {endpoint_url(spec)}/health, then smoke it",
         function=wait_then_smoke,
         spec=spec,
+        rollback_to=rollback_to,
         _if=started.did_change,
     )
 
 
-def wait_then_smoke(spec: ServeSpec) -> None:
-    wait_for_health(spec)
-    if host_settings().ready_smoke:
-        smoke(spec)
+def wait_then_smoke(spec: ServeSpec, rollback_to: LastGood | None = None) -> None:
+    stage = "health"
+    try:
+        wait_for_health(spec)
+        if host_settings().ready_smoke:
+            stage = "smoke"
+            smoke(spec)
+    except OperationError as err:
+        if rollback_to is None:
+            raise
+        started = time.monotonic()
+        logger.warning(f"    [{host.name}] ready gate failed ({stage}); rolling back")
+        restore_unit(spec, rollback_to.unit_copy)
+        wait_for_health(spec)
+        raise OperationError(
+            f"{GATE_FAILED} {stage}; rolled back to {rollback_to.version.describe()}, serving "
+            f"again after {time.monotonic() - started:.0f} s. {err}"
+        ) from None
 
 
 def smoke(spec: ServeSpec) -> None:

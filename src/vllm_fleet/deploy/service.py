@@ -11,13 +11,15 @@ from pyinfra.operations.util import any_changed
 
 from vllm_fleet.deploy.context import host_spec, restart_triggers, restart_when_changed
 from vllm_fleet.deploy.facts import GroupIds, UnitState
+from vllm_fleet.deploy.rolling import admit_restart
 from vllm_fleet.serving.spec import ServeSpec
 from vllm_fleet.serving.units import render_unit, render_watchdog
 
 
 @deploy("vLLM service")
 def install_service():
-    """Write the unit, then start it (first deploy) or restart it exactly once (a change)."""
+    """Write the unit, then start it (first deploy) or restart it exactly once (a change),
+    within the pool's max_unavailable (vllm_fleet.deploy.rolling)."""
     spec = host_spec()
     unit_name = f"{spec.unit.name}.service"
     was_active = host.get_fact(UnitState, unit=unit_name).get("ActiveState") == "active"
@@ -37,6 +39,8 @@ def install_service():
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(unit, *watchdog))
     _watchdog_timer(spec)
     if was_active:
+        if any(op.will_change for op in restart_triggers()):
+            admit_restart()  # stops here when the pool's max_unavailable is spent
         return systemd.service(
             name=f"Restart {unit_name} for its new configuration",
             service=unit_name,
@@ -77,3 +81,12 @@ def _watchdog_timer(spec: ServeSpec) -> None:
             )
         return
     systemd.service(name=f"{timer} running and enabled", service=timer, running=True, enabled=True)
+
+
+def restart_service(spec: ServeSpec):
+    """Restart the server on the unit now in place (a rollback's): reload, then restart."""
+    unit_name = f"{spec.unit.name}.service"
+    systemd.daemon_reload(name="Reload systemd units")
+    return systemd.service(
+        name=f"Restart {unit_name}", service=unit_name, running=True, restarted=True
+    )

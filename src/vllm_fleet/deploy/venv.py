@@ -12,7 +12,6 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server
-from pyinfra.operations.util import any_changed
 
 from vllm_fleet.deploy.context import fail, host_settings, host_spec, restart_when_changed
 from vllm_fleet.deploy.site import put_site_ca_bundle
@@ -61,13 +60,14 @@ def install_venv() -> None:
     vllm = shlex.quote(f"{venv}/bin/vllm")
     installed = host.get_fact(Command, f"test -x {vllm} && echo yes || echo no")
     # A missing venv is installed; an existing one only when its recipe or inputs changed.
-    only_if = {} if installed == "no" else {"_if": any_changed(script, *inputs)}
-    install = server.shell(
-        name=f"Install vLLM {target.vllm_version} into {venv}",
-        commands=[shlex.join(["sh", script_path])],
-        **only_if,
-    )
-    restart_when_changed(install)
+    # Decided now, not with _if at run time, so the restart guard (deploy/rolling.py) can tell
+    # whether this deploy restarts the server.
+    if installed == "no" or any(op.will_change for op in (script, *inputs)):
+        install = server.shell(
+            name=f"Install vLLM {target.vllm_version} into {venv}",
+            commands=[shlex.join(["sh", script_path])],
+        )
+        restart_when_changed(install)
 
 
 def venv_target(name: str) -> Target:

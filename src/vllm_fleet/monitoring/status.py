@@ -34,7 +34,7 @@ from vllm_fleet.router.spec import client_url, worker_url
 from vllm_fleet.serving.inventory import HostData, load_inventory, pyinfra_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.secretnames import secrets_present
-from vllm_fleet.serving.spec import ServeSpec
+from vllm_fleet.serving.spec import ServeSpec, server_url
 from vllm_fleet.smoke.metrics import parse_metrics, total
 
 HTTP_TIMEOUT_S = 5.0
@@ -331,18 +331,12 @@ def _plan_row(planner: Planner, host: HostData):
     return row, spec, settings
 
 
-def _server_url(spec: ServeSpec, settings: HostSettings, name: str) -> str:
-    return (settings.vllm_url or f"http://{name}:{spec.port}").rstrip("/")
-
-
 def _read_if_serving(
     client: httpx.Client, spec: ServeSpec | None, settings: HostSettings | None
 ) -> dict[str, Any] | None:
     if spec is None or settings is None:
         return None
-    return read_server(
-        client, _server_url(spec, settings, spec.host), os.environ.get("VLLM_API_KEY")
-    )
+    return read_server(client, server_url(spec, settings.vllm_url), os.environ.get("VLLM_API_KEY"))
 
 
 def _router_row(row: HostStatus, workers: dict[str, str] | None) -> None:

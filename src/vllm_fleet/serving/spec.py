@@ -39,6 +39,7 @@ __all__ = [
     "flag_args",
     "host_values",
     "resolve",
+    "server_url",
 ]
 
 
@@ -167,3 +168,9 @@ def resolve(
         sources=derive.sources(flags, env),
         warnings=tuple(warnings),
     )
+
+
+def server_url(spec: ServeSpec, vllm_url: str | None) -> str:
+    """Where the controller reaches ``spec``'s server: host data ``vllm_url``, else
+    http://<host name>:<port>."""
+    return (vllm_url or f"http://{spec.host}:{spec.port}").rstrip("/")
