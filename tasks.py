@@ -7,7 +7,7 @@ invoke build --target cpu --base-image vllm-fleet-local/debian:bookworm
 
 from invoke import Collection
 
-from vllm_fleet.tasks import bench, demo, evaluate, images, plan, sandbox, smoke, status
+from vllm_fleet.tasks import bench, demo, evaluate, images, plan, rollout, sandbox, smoke, status
 
 ns = Collection()
 # Image pipeline: render, build, push, lint, base-image (top level, as docs/architecture.md
@@ -22,6 +22,9 @@ for task in smoke.ns.tasks.values():
     ns.add_task(task)
 # Host by host, does the fleet run what the plan says: invoke status --inventory FILE.
 for task in status.ns.tasks.values():
+    ns.add_task(task)
+# Change the fleet host by host through the router: invoke rollout / rollback --inventory FILE.
+for task in rollout.ns.tasks.values():
     ns.add_task(task)
 # Throughput and accuracy against the usage guide: invoke bench, bench.compare, eval.
 ns.add_collection(bench.ns)

@@ -34,6 +34,8 @@ TASKS = [
     "sandbox.down",
     "sandbox.up",
     "status",
+    "rollout",
+    "rollback",
 ]
 
 

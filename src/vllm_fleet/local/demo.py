@@ -2,7 +2,8 @@
 
 build (local base image, the `cpu` image) -> tiny Kimi-format model -> sandbox host (with its
 registry and local hub) -> push the image to the sandbox registry -> publish the model on the hub
--> `pyinfra inventory/sandbox.py deploy/serve.py` (the hosts pull by digest) -> smoke. The same
+-> `invoke rollout --inventory inventory/sandbox.py` (`pyinfra inventory/sandbox.py
+deploy/serve.py`, host by host once hosts serve; the hosts pull by digest) -> smoke. The same
 templates, deploy files, unit and smoke suite as a GPU fleet; only the GPU is swapped for vLLM's
 CPU backend and the servers for local systemd containers. Each stage reuses what is still valid,
 so a second run is quick.
@@ -11,7 +12,6 @@ so a second run is quick.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,12 +30,12 @@ from vllm_fleet.local.localbase import ensure_local_base
 from vllm_fleet.local.sandbox import registry
 from vllm_fleet.local.tinymodel.build import build_tiny_model
 from vllm_fleet.paths import INVENTORY_DIR, REPO_ROOT
-from vllm_fleet.progress import Progress, stream_command
-from vllm_fleet.pyinfra_run import pyinfra_executable
+from vllm_fleet.progress import Progress
+from vllm_fleet.rollout.rollout import Rollout
 from vllm_fleet.serving.inventory import load_inventory
 from vllm_fleet.serving.plan import Planner
 from vllm_fleet.serving.secretnames import read_source, secrets_present
-from vllm_fleet.serving.spec import ServeSpec
+from vllm_fleet.serving.spec import ServeSpec, server_url
 from vllm_fleet.smoke.report import SmokeReport
 from vllm_fleet.smoke.runner import run_smoke
 
@@ -110,7 +110,7 @@ def run_demo(log: Log = print, progress: Progress | None = None) -> DemoResult:
         ensure_hub(HUB_REPOS, HUB_LOCAL_PORT, log=log)
     with stage("deploy"):
         deploy(log)
-    url = settings_for(host).vllm_url or f"http://{host.name}:{spec.port}"
+    url = server_url(spec, settings_for(host).vllm_url)
     with stage("smoke"):
         report = run_smoke(url, spec.served_model_name, api_key=_configured_key(spec))
     result = DemoResult(
@@ -156,20 +156,8 @@ def publish_to_hub(model_dir: Path, repo_id: str) -> Path:
 
 
 def deploy(log: Log) -> None:
-    """The operator's command, as they would type it."""
-    command = [
-        pyinfra_executable(),
-        str(SANDBOX_INVENTORY.relative_to(REPO_ROOT)),
-        "deploy/serve.py",
-        "-y",
-    ]
-    log("$ " + " ".join(["pyinfra", *command[1:]]))
-    tail: deque[str] = deque(maxlen=25)
-
-    def show(line: str) -> None:
-        tail.append(line)
-        log(line)
-
-    returncode = stream_command(command, show, cwd=REPO_ROOT)  # each operation as it runs
-    if returncode != 0:
-        raise FleetError(f"pyinfra exited {returncode}:\n" + "\n".join(tail))
+    """The operator's command for a fleet: every host at once while none serves yet, host by
+    host through the router once a change would restart serving hosts."""
+    inventory = SANDBOX_INVENTORY.relative_to(REPO_ROOT)
+    log(f"$ invoke rollout --inventory {inventory}")
+    Rollout(inventory, log=log).roll_out()  # each operation as it runs

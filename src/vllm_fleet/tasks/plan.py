@@ -2,6 +2,7 @@
 
 invoke plan --inventory inventory/prod.py
 invoke plan --inventory inventory/prod.py --host h200-01.example.internal --json
+invoke plan --inventory inventory/prod.py --changes [--data image=REF]   # which hosts restart
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from invoke import Collection, Exit, task
 from vllm_fleet.errors import FleetError
 from vllm_fleet.hubcache.plan import HubCachePlan, plan_hub_caches
 from vllm_fleet.paths import MANIFEST_DIR
+from vllm_fleet.rollout.changes import inventory_hosts, parse_data_options, read_changes
 from vllm_fleet.router.plan import RouterPlan, plan_routers
 from vllm_fleet.serving.inventory import inventory_warnings
 from vllm_fleet.serving.plan import HostPlan, plan_inventory
+from vllm_fleet.serving.pools import check_restart_budgets
 from vllm_fleet.serving.secretnames import secrets_present
 
 
 @task(
+    iterable=["data"],
     help={
         "inventory": "pyinfra inventory file (its group_data/ folder is read too).",
         "host": "Plan only this host (a name in the inventory).",
@@ -31,7 +35,10 @@ from vllm_fleet.serving.secretnames import secrets_present
         "manifest_dir": f"Where image manifests are (default {MANIFEST_DIR}).",
         "allow_unvalidated": "Plan even when no image manifest can check the flags and "
         "environment (default: that is an error).",
-    }
+        "changes": "Instead: read each serving host's record over SSH and say whether a deploy "
+        "restarts it, and why (image, serve spec, model revision).",
+        "data": "With --changes: a pyinfra --data key=value override (repeatable).",
+    },
 )
 def plan(
     c,
@@ -41,12 +48,17 @@ def plan(
     strict_env=False,
     manifest_dir=None,
     allow_unvalidated=False,
+    changes=False,
+    data=None,
 ):
     """Show each host's `vllm serve` command, environment, unit and warnings; exit 1 on errors.
 
     Secrets appear only as where they come from (HF_TOKEN / VLLM_API_KEY are checked for
-    presence on this machine, never read). Nothing connects to a host.
+    presence on this machine, never read). Nothing connects to a host, except with --changes.
     """
+    if changes:
+        _print_changes(inventory, host, data or [])
+        return
     try:
         env_names = secrets_present()
         plans = plan_inventory(
@@ -74,6 +86,19 @@ def plan(
     failed = [p for p in plans if p.error]
     if failed:
         raise Exit("; ".join(f"{p.host}: {p.error}" for p in failed))
+
+
+def _print_changes(inventory: str, host: str | None, data: list[str]) -> None:
+    """One line per serving host: starts, no restart, or restart and why."""
+    try:
+        hosts = inventory_hosts(inventory, parse_data_options(data))
+        check_restart_budgets(hosts)
+        changes = read_changes(inventory, hosts)
+    except FleetError as err:
+        raise Exit(str(err)) from None
+    for change in changes:
+        if host is None or change.name == host:
+            print(f"{change.name}: {change.describe()}")
 
 
 def _print_plans(plans: list[HostPlan]) -> None:
