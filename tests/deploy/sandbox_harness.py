@@ -102,8 +102,10 @@ def fleet_deployment(
     cpu_build_dir: Path,
 ) -> Deployment:
     """Every sandbox host deployed at once (container runtime, the pushed digest, canary
-    secrets): the fleet that the fleet, router and monitoring tests stand on."""
-    return first_deploy(cpu_build_dir / "images", limit=None)
+    secrets): the fleet that the fleet, router and monitoring tests stand on. Its runs may
+    restart every host together (allow_pool_down): a test's reset, not a rollout, so a
+    module starts from the fleet as deployed whatever an earlier one changed."""
+    return first_deploy(cpu_build_dir / "images", "--data", "allow_pool_down=true", limit=None)
 
 
 @pytest.fixture(scope="module")
