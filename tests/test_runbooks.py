@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from vllm_fleet.local import sandbox
+from vllm_fleet.hostdata import HostSettings
+from vllm_fleet.local import sandbox, variants
 from vllm_fleet.local.demo import run_demo
 from vllm_fleet.paths import REPO_ROOT
+from vllm_fleet.rollout.state import StatePaths, parse_record
 
 pytestmark = pytest.mark.slow
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
+STATE_DIR = HostSettings().state_dir
 ORDER = [
     "first-deployment",
     "change-profile",
@@ -31,6 +34,7 @@ ORDER = [
     "router-hosts",
     "alert-fired",
     "air-gapped-weights",
+    "rolling-upgrade",  # last: it leaves the hosts on a new image
 ]
 SANDBOX = {
     "INVENTORY": "inventory/sandbox.py",
@@ -57,14 +61,24 @@ def commands(runbook: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def deployed_sandbox(sandbox_fleet: list[sandbox.SandboxHost]) -> None:
+def deployed_sandbox(sandbox_fleet: list[sandbox.SandboxHost]) -> dict[str, str]:
     """The session's fleet as an operator's is when these runbooks apply: every host serving
     (the demo's deploy, no API key), the router and the monitoring deployed. The session
-    removes it at the end."""
+    removes it at the end. Returns the release to roll out ($IMAGE): the hosts' image under a
+    new digest."""
     run_demo(log=lambda _line: None)
     for deploy_file in ("deploy/router.py", "deploy/monitoring.py"):
         result = sandbox.run_deploy(deploy_file)
         assert result.returncode == 0, f"{deploy_file}:\n{result.stdout[-3000:]}"
+    record = subprocess.run(
+        ["docker", "exec", sandbox_fleet[0].container, "cat", StatePaths(STATE_DIR).record],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    running = parse_record(record).current
+    assert running is not None and running.image, record
+    return {"IMAGE": variants.relabelled(running.image, "runbook-release")}
 
 
 def test_every_runbook_is_listed_and_has_commands() -> None:
@@ -74,10 +88,11 @@ def test_every_runbook_is_listed_and_has_commands() -> None:
 
 
 @pytest.mark.parametrize("name", ORDER)
-def test_runbook_commands_run(name: str, deployed_sandbox: None) -> None:
+def test_runbook_commands_run(name: str, deployed_sandbox: dict[str, str]) -> None:
     env = {
         **os.environ,
         **SANDBOX,
+        **deployed_sandbox,
         "HF_TOKEN": f"hf_runbook{secrets.token_hex(6)}",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
