@@ -16,15 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.local import sandbox, variants
 from vllm_fleet.local.demo import run_demo
 from vllm_fleet.paths import REPO_ROOT
-from vllm_fleet.rollout.state import StatePaths, parse_record
 
 pytestmark = pytest.mark.slow
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
-STATE_DIR = HostSettings().state_dir
 ORDER = [
     "first-deployment",
     "change-profile",
@@ -70,15 +67,8 @@ def deployed_sandbox(sandbox_fleet: list[sandbox.SandboxHost]) -> dict[str, str]
     for deploy_file in ("deploy/router.py", "deploy/monitoring.py"):
         result = sandbox.run_deploy(deploy_file)
         assert result.returncode == 0, f"{deploy_file}:\n{result.stdout[-3000:]}"
-    record = subprocess.run(
-        ["docker", "exec", sandbox_fleet[0].container, "cat", StatePaths(STATE_DIR).record],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    running = parse_record(record).current
-    assert running is not None and running.image, record
-    return {"IMAGE": variants.relabelled(running.image, "runbook-release")}
+    running = variants.recorded_image(sandbox_fleet[0])
+    return {"IMAGE": variants.relabelled(running, "runbook-release")}
 
 
 def test_every_runbook_is_listed_and_has_commands() -> None:

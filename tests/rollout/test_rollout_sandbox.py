@@ -26,7 +26,7 @@ from deploy.sandbox_harness import MODEL, Deployment, invocation, ssh_host
 from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.local import sandbox, variants
 from vllm_fleet.paths import REPO_ROOT
-from vllm_fleet.rollout.state import StatePaths, parse_record
+from vllm_fleet.rollout.state import StatePaths
 from vllm_fleet.smoke.load import ChatLoad
 
 pytestmark = pytest.mark.slow
@@ -57,14 +57,9 @@ class Fleet:
             timeout=1800,
         )
 
-    def images(self) -> list[str | None]:
+    def images(self) -> list[str]:
         """Each host's recorded current image, from its own state.json."""
-        return [current(h).image for h in self.hosts]
-
-
-def current(host: sandbox.SandboxHost):
-    text = ssh_host(host).file(RECORD).content_string
-    return parse_record(text, where=f"{host.name}:{RECORD}").current
+        return [variants.recorded_image(h) for h in self.hosts]
 
 
 def healthy(url: str) -> bool:
@@ -111,7 +106,7 @@ def fleet(served_fleet: Deployment, sandbox_fleet: list[sandbox.SandboxHost]) ->
     assert router.returncode == 0, router.stdout[-4000:]
     fleet = Fleet(served_fleet, sandbox_fleet, first_image="")
     images = set(fleet.images())
-    assert len(images) == 1 and None not in images, images
+    assert len(images) == 1, images
     fleet.first_image = images.pop()
     fleet.variants = {
         "b": variants.relabelled(fleet.first_image, "rollout-b"),

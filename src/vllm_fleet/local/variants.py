@@ -11,16 +11,31 @@ named by the digest the registry gave them, as an operator names a release.
 from __future__ import annotations
 
 import io
+import subprocess
 
 import docker.errors
 
 from vllm_fleet.docker_engine import engine
-from vllm_fleet.errors import BuildError
+from vllm_fleet.errors import BuildError, FleetError
+from vllm_fleet.hostdata import HostSettings
 from vllm_fleet.images.push import push_tag
-from vllm_fleet.local.sandbox import registry
+from vllm_fleet.local.sandbox import SandboxHost, registry
+from vllm_fleet.rollout.state import StatePaths, parse_record
 
 # What the failing image's vllm prints before it exits (the rollout's error shows it).
 FAILING_LINE = "vllm-fleet test image: this vllm exits at start"
+
+
+def recorded_image(host: SandboxHost) -> str:
+    """The image ``host`` records as current in its state.json (what to derive from)."""
+    path = StatePaths(HostSettings().state_dir).record
+    text = subprocess.run(
+        ["docker", "exec", host.container, "cat", path], capture_output=True, text=True
+    ).stdout
+    current = parse_record(text, where=f"{host.name}:{path}").current
+    if current is None or not current.image:
+        raise FleetError(f"{host.name}:{path} records no current image")
+    return current.image
 
 
 def relabelled(base: str, name: str) -> str:
