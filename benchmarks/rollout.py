@@ -82,7 +82,9 @@ def main() -> None:
     with clean_sandbox():
         fleet = sandbox.up(3, log=quiet)
         run_demo(log=quiet)
-        routed = sandbox.run_deploy("deploy/router.py", "--limit", "sandbox-1")
+        routed = sandbox.run_deploy(
+            "deploy/router.py", "--limit", sandbox.SandboxHost(sandbox.ROUTER_HOST_INDEX).name
+        )
         if routed.returncode != 0:
             raise SystemExit(routed.stdout[-4000:])
         monitoring.wait_for(

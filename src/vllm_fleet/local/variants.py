@@ -30,7 +30,10 @@ def recorded_image(host: SandboxHost) -> str:
     """The image ``host`` records as current in its state.json (what to derive from)."""
     path = StatePaths(HostSettings().state_dir).record
     text = subprocess.run(
-        ["docker", "exec", host.container, "cat", path], capture_output=True, text=True
+        ["docker", "exec", host.container, "cat", path],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     current = parse_record(text, where=f"{host.name}:{path}").current
     if current is None or not current.image:
